@@ -1,0 +1,75 @@
+//! The validated stack, lowered to the resources it wants to exist.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Span;
+use crate::address::Address;
+use crate::value::{Attrs, Expr, Values};
+
+/// Which provider a cloud uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderType {
+    Gcp,
+    Aws,
+    Azure,
+    Sim,
+    Local,
+}
+
+impl ProviderType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderType::Gcp => "gcp",
+            ProviderType::Aws => "aws",
+            ProviderType::Azure => "azure",
+            ProviderType::Sim => "sim",
+            ProviderType::Local => "local",
+        }
+    }
+}
+
+/// A named provider configuration from `clouds:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudConfig {
+    pub name: String,
+    pub provider: ProviderType,
+    /// Provider-specific settings, already checked against the provider's known fields.
+    pub settings: Values,
+    pub span: Span,
+}
+
+/// One resource the stack wants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredResource {
+    pub address: Address,
+    /// The cloud (key of `clouds:`) whose provider manages it; `None` for built-in `data`.
+    pub cloud: Option<String>,
+    pub attrs: Attrs,
+    /// Everything it must wait for: references plus explicit `depends_on`, sorted, unique.
+    pub depends_on: Vec<Address>,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// An entry of `outputs:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputDef {
+    pub value: Expr,
+    pub sensitive: bool,
+    pub span: Span,
+}
+
+/// A loaded, validated stack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredStack {
+    pub name: String,
+    /// The file it came from, as given (for messages).
+    pub file: String,
+    pub clouds: BTreeMap<String, CloudConfig>,
+    /// In declaration order; addresses are unique.
+    pub resources: Vec<DesiredResource>,
+    pub outputs: BTreeMap<String, OutputDef>,
+}

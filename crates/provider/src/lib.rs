@@ -1,0 +1,164 @@
+//! The provider boundary: the engine sees clouds only through [`Provider`].
+//!
+//! Each provider lives in its own crate under `crates/providers/<name>/` with the same
+//! shape: `config.rs` (its cloud settings), `provider.rs` (the trait impl), one file per
+//! resource family, and `errors.rs` (mapping its API's errors onto [`ErrorClass`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fedstack_core::address::Address;
+use fedstack_core::value::Values;
+
+/// A resource as the provider is asked to handle it: attributes fully resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceSpec {
+    pub address: Address,
+    /// The name of the resource in its cloud.
+    pub cloud_name: String,
+    pub attrs: Values,
+}
+
+/// What a provider reads back from its cloud.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    /// The same attributes the stack sets, as the cloud has them now (drift shows here).
+    pub attrs: Values,
+    /// Values the cloud computed: ids, endpoints, addresses.
+    pub outputs: Values,
+    /// Secret outputs. Held in memory only; the state keeps fingerprints.
+    pub secrets: BTreeMap<String, String>,
+    pub status: ResourceStatus,
+}
+
+/// Provisioning state of a cloud object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResourceStatus {
+    Ready,
+    /// Still being created or changed (`PROVISIONING`, `CREATING`, `PENDING`...).
+    Pending(String),
+    /// Being deleted.
+    Deleting,
+    /// The cloud gave up on it (`ERROR`, `FAILED`).
+    Failed(String),
+}
+
+/// Live progress from inside a long provider call ("PROVISIONING", "waiting for INSYNC").
+pub trait Progress: Send + Sync {
+    fn status(&self, message: &str);
+}
+
+/// A progress sink that drops everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn status(&self, _message: &str) {}
+}
+
+/// How the engine should treat an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Rate limited: retry after a backoff.
+    Throttled,
+    /// A passing failure (5xx, connection reset, operation in progress): retry.
+    Transient,
+    /// The object already exists (a create raced or a crash left it).
+    AlreadyExists,
+    /// The object does not exist.
+    NotFound,
+    /// The request is invalid; retrying will not help.
+    Invalid,
+    /// Credentials or permissions are missing.
+    Denied,
+    /// Anything else that will not go away by itself.
+    Permanent,
+}
+
+impl ErrorClass {
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorClass::Throttled | ErrorClass::Transient)
+    }
+}
+
+/// A classified provider error. The message must never contain secrets.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    pub class: ErrorClass,
+    pub message: String,
+    /// What the cloud asked us to wait before retrying, if it said.
+    pub retry_after: Option<Duration>,
+}
+
+impl ProviderError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> ProviderError {
+        ProviderError {
+            class,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// One cloud API, as the engine uses it. All calls are idempotent from the engine's
+/// point of view: `create` returns once the object is ready, `delete` once it is gone
+/// (and succeeds when it was already gone).
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider type, as written in a stack (`sim`, `aws`, ...).
+    fn provider_type(&self) -> &'static str;
+
+    /// Reads the object by its cloud name; `None` when it does not exist.
+    async fn read(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ProviderError>;
+
+    /// Creates the object and waits until it is ready.
+    async fn create(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<Observed, ProviderError>;
+
+    /// Changes the attributes named in `changed` in place and waits until ready.
+    async fn update(
+        &self,
+        spec: &ResourceSpec,
+        changed: &[String],
+        progress: &dyn Progress,
+    ) -> Result<Observed, ProviderError>;
+
+    /// Deletes the object and waits until it is gone. Already gone is success.
+    async fn delete(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<(), ProviderError>;
+
+    /// Waits until an object found half-made (after a crash) is ready, then reads it.
+    async fn wait_ready(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<Observed, ProviderError>;
+
+    /// At most this many calls at once against this cloud, whatever `--parallelism` says.
+    fn max_parallel(&self) -> Option<usize> {
+        None
+    }
+
+    /// Anything to persist or close at the end of a run.
+    async fn finish(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+/// What every provider constructor gets besides its cloud's settings.
+#[derive(Debug, Clone)]
+pub struct ProviderContext {
+    /// The stack's name.
+    pub stack: String,
+    /// The state directory (`--state-dir`); providers that keep local files put them here.
+    pub state_dir: PathBuf,
+    /// Whether the run only reads (plan, refresh without writes): no locks on cloud data.
+    pub read_only: bool,
+}
+
+/// A configured provider for one named cloud of the stack.
+pub type SharedProvider = Arc<dyn Provider>;
+
+impl fmt::Debug for dyn Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Provider({})", self.provider_type())
+    }
+}
