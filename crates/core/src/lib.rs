@@ -7,3 +7,6 @@ pub mod schema;
 pub mod stack;
 pub mod state;
 pub mod value;
+pub mod graph;
+pub mod observe;
+pub mod plan;

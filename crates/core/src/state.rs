@@ -62,14 +62,14 @@ impl StateSnapshot {
                 self.intents.remove(&r.address);
                 self.resources.insert(r.address.clone(), (**r).clone());
             }
-            StateChange::Remove(a) => {
+            StateChange::Remove { address: a } => {
                 self.intents.remove(a);
                 self.resources.remove(a);
             }
             StateChange::Intent(i) => {
                 self.intents.insert(i.address.clone(), i.clone());
             }
-            StateChange::ClearIntent(a) => {
+            StateChange::ClearIntent { address: a } => {
                 self.intents.remove(a);
             }
         }
@@ -150,18 +150,18 @@ pub enum StateChange {
     /// The resource exists with these values (created, updated or adopted).
     Put(Box<ResourceState>),
     /// The resource is gone (deleted, forgotten or `state rm`).
-    Remove(Address),
+    Remove { address: Address },
     /// A create or delete is about to start.
     Intent(Intent),
     /// A started create turned out not to have happened.
-    ClearIntent(Address),
+    ClearIntent { address: Address },
 }
 
 impl StateChange {
     pub fn address(&self) -> &Address {
         match self {
             StateChange::Put(r) => &r.address,
-            StateChange::Remove(a) | StateChange::ClearIntent(a) => a,
+            StateChange::Remove { address } | StateChange::ClearIntent { address } => address,
             StateChange::Intent(i) => &i.address,
         }
     }
@@ -205,7 +205,9 @@ mod tests {
         s.apply(&put(1, "a"));
         s.apply(&JournalEntry {
             serial: 2,
-            change: StateChange::Remove(Address::new(ResourceKind::Data, "a")),
+            change: StateChange::Remove {
+                address: Address::new(ResourceKind::Data, "a"),
+            },
         });
         s.apply(&put(1, "a"));
         assert!(s.resources.is_empty());

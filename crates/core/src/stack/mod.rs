@@ -1,9 +1,18 @@
 //! The stack file: YAML with locations -> typed model -> validation -> desired resources.
 //!
 //! Entry point: [`load_stack`]. Everything here is pure: the caller reads the file.
+//! The file format is documented in `crates/core/STACK_FILE.md`.
 
+mod cx;
 mod desired;
 mod diagnostic;
+mod dns;
+mod graph;
+mod load;
+mod names;
+mod yaml;
 
+pub use cx::MAX_DIAGNOSTICS;
 pub use desired::{CloudConfig, DesiredResource, DesiredStack, OutputDef, ProviderType};
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
+pub use load::load_stack;

@@ -1,0 +1,228 @@
+//! Command-line arguments (stage one: flags only, no syscalls).
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  fedstack plan -f stacks/multicloud-sim.yaml
+  fedstack apply -f stacks/multicloud-sim.yaml --auto-approve
+  fedstack apply -f stacks/multicloud-sim.yaml --target 'cluster.*' --auto-approve
+  fedstack plan --out tonight.plan && fedstack apply tonight.plan
+  fedstack destroy -f stacks/multicloud-sim.yaml --auto-approve
+  fedstack state list
+  fedstack sim set cluster.eks-saopaulo kubernetes_version=1.30   # drift, for demos";
+
+/// Multi-cloud Kubernetes clusters, federation and global DNS from one stack file.
+#[derive(Debug, Parser)]
+#[command(name = "fedstack", version, after_help = EXAMPLES, propagate_version = true, args_override_self = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The stack file.
+    #[arg(short = 'f', long = "file", global = true, env = "FEDSTACK_FILE", default_value = "fedstack.yaml")]
+    pub file: PathBuf,
+    /// Where states (and the simulated clouds) live.
+    #[arg(long, global = true, env = "FEDSTACK_STATE_DIR", default_value = "state")]
+    pub state_dir: PathBuf,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No colors (also when NO_COLOR is set or the output is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the stack file and report every problem with its location.
+    Validate,
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the clouds match the stack (or apply a saved plan).
+    Apply(ApplyArgs),
+    /// Delete everything the state knows, dependents first.
+    Destroy(DestroyArgs),
+    /// Print the resource graph in DOT.
+    Graph,
+    /// Read every resource back and record what the clouds have now.
+    Refresh(LockArgs),
+    /// Adopt an existing cloud resource into the state.
+    Import(ImportArgs),
+    /// Print the stack's outputs.
+    Output(OutputArgs),
+    /// Inspect or edit the state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Inspect or change the simulated clouds behind fedstack's back.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct Selection {
+    /// Only this resource (pattern, `*` allowed) and what it depends on. Repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Not this resource, nor what depends on it. Repeatable.
+    #[arg(long = "exclude", value_name = "ADDR")]
+    pub excludes: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LockArgs {
+    /// Wait this long for the state lock (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanOpts {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Force these resources to be replaced. Repeatable.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Read resources back from the clouds first (`--refresh=false` trusts the state).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub refresh: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub opts: PlanOpts,
+    /// Plan a destroy.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Save the plan for `fedstack apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `fedstack plan --out`.
+    pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub opts: PlanOpts,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Read resources back first (`--refresh=false` trusts the state).
+    #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub refresh: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// At most this many cloud calls at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub parallelism: u32,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The address in the stack to import into.
+    pub address: String,
+    /// Its name in the cloud (default: the one fedstack would give it).
+    pub cloud_name: Option<String>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Only this output.
+    pub name: Option<String>,
+    /// Print a string output without quotes.
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List recorded addresses (optionally matching a pattern).
+    List { pattern: Option<String> },
+    /// Show one recorded resource.
+    Show { address: String },
+    /// Forget resources without deleting them in the cloud.
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Remove a lock left by a process that is gone.
+    Unlock { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// List every object in the simulated clouds.
+    List,
+    /// Delete an object at once, behind fedstack's back.
+    Delete { address: String },
+    /// Change an attribute behind fedstack's back (`status=failed`, `healthy=false`, ...).
+    Set {
+        address: String,
+        #[arg(value_name = "KEY=VALUE")]
+        assignment: String,
+    },
+}
+
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 30s or 2m: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn refresh_flag_takes_an_optional_value() {
+        let cli = Cli::try_parse_from(["fedstack", "plan", "--refresh=false"]).expect("parses");
+        let Command::Plan(p) = cli.command else { panic!("plan") };
+        assert!(!p.opts.refresh);
+        let cli = Cli::try_parse_from(["fedstack", "plan"]).expect("parses");
+        let Command::Plan(p) = cli.command else { panic!("plan") };
+        assert!(p.opts.refresh);
+    }
+}

@@ -1,0 +1,46 @@
+//! One module per command.
+
+mod apply;
+mod graph;
+mod import;
+mod output;
+mod plan;
+mod refresh;
+mod sim;
+mod state;
+mod validate;
+
+use clap::CommandFactory;
+
+use crate::args::{Cli, Command};
+use crate::context::Context;
+use crate::error::CliError;
+
+/// Runs a parsed command; returns the exit code.
+pub fn run(cli: Cli) -> Result<u8, CliError> {
+    let ctx = Context::new(&cli.global);
+    match cli.command {
+        Command::Validate => validate::run(&ctx),
+        Command::Plan(a) => plan::run(&ctx, a),
+        Command::Apply(a) => apply::run_apply(&ctx, a),
+        Command::Destroy(a) => apply::run_destroy(&ctx, a),
+        Command::Graph => graph::run(&ctx),
+        Command::Refresh(a) => refresh::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
+        Command::Output(a) => output::run(&ctx, a),
+        Command::State(c) => state::run(&ctx, c),
+        Command::Sim(c) => sim::run(&ctx, c),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "fedstack", &mut std::io::stdout());
+            Ok(0)
+        }
+    }
+}
+
+/// A tokio runtime for one command.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the async runtime: {e}")))
+}

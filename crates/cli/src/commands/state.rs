@@ -1,0 +1,68 @@
+//! `state list | show | rm | unlock`.
+
+use fedstack_core::address::Address;
+use fedstack_core::state::StateChange;
+
+use crate::args::StateCommand;
+use crate::context::Context;
+use crate::error::CliError;
+
+pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
+    let stack = ctx.stack()?;
+    match c {
+        StateCommand::List { pattern } => {
+            let state = ctx.read_state(&stack.name)?;
+            let matches = |a: &Address| pattern.as_deref().is_none_or(|p| a.matches(p));
+            if ctx.json {
+                let list: Vec<String> = state.resources.keys().filter(|a| matches(a)).map(|a| a.to_string()).collect();
+                println!("{}", serde_json::json!({"v": 1, "serial": state.serial, "resources": list, "pending": state.intents.keys().map(|a| a.to_string()).collect::<Vec<_>>()}));
+                return Ok(0);
+            }
+            for a in state.resources.keys().filter(|a| matches(a)) {
+                println!("{a}");
+            }
+            for (a, i) in &state.intents {
+                if matches(a) && !state.resources.contains_key(a) {
+                    println!("{a} {}", ctx.style.yellow(&format!("(pending {:?} from an interrupted run)", i.operation).to_lowercase()));
+                }
+            }
+            Ok(0)
+        }
+        StateCommand::Show { address } => {
+            let address: Address = address.parse()?;
+            let state = ctx.read_state(&stack.name)?;
+            let Some(r) = state.resources.get(&address) else {
+                return Err(CliError::new(format!("{address} is not in the state")).hint("`fedstack state list` shows what is"));
+            };
+            let text = if ctx.json { serde_json::to_string(r) } else { serde_json::to_string_pretty(r) };
+            println!("{}", text.map_err(|e| CliError::new(e.to_string()))?);
+            Ok(0)
+        }
+        StateCommand::Rm { addresses, lock } => {
+            let backend = ctx.backend(&stack.name);
+            let guard = backend.lock("state rm", lock.lock_timeout)?;
+            let (mut writer, _) = backend.open_writer(&guard)?;
+            let mut changes = Vec::new();
+            for a in &addresses {
+                let address: Address = a.parse()?;
+                let s = writer.snapshot();
+                if !s.resources.contains_key(&address) && !s.intents.contains_key(&address) {
+                    return Err(CliError::new(format!("{address} is not in the state")).hint("nothing was removed; `fedstack state list` shows what is"));
+                }
+                changes.push(StateChange::Remove { address });
+            }
+            writer.append(changes)?;
+            writer.compact()?;
+            guard.release()?;
+            for a in &addresses {
+                println!("Removed {a} from the state (the cloud resource, if any, is left alone).");
+            }
+            Ok(0)
+        }
+        StateCommand::Unlock { id } => {
+            let info = ctx.backend(&stack.name).unlock(&id)?;
+            println!("Removed the lock {} held by pid {} on {} ({}).", info.id, info.pid, info.host, info.operation);
+            Ok(0)
+        }
+    }
+}

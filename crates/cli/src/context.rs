@@ -1,0 +1,129 @@
+//! Stage two of the arguments: read the stack, open the state, build providers.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fedstack_core::stack::{load_stack, DesiredStack, ProviderType};
+use fedstack_core::state::StateSnapshot;
+use fedstack_engine::{EngineSettings, Providers};
+use fedstack_provider::{ProviderContext, SharedProvider};
+use fedstack_state::LocalBackend;
+
+use crate::args::Global;
+use crate::error::CliError;
+use crate::render::style::Style;
+
+/// What every command works with.
+pub struct Context {
+    pub file: PathBuf,
+    pub state_dir: PathBuf,
+    pub json: bool,
+    pub style: Style,
+}
+
+impl Context {
+    pub fn new(g: &Global) -> Context {
+        let color = !g.no_color && !g.json && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+        Context {
+            file: g.file.clone(),
+            state_dir: g.state_dir.clone(),
+            json: g.json,
+            style: Style { color },
+        }
+    }
+
+    /// Reads and validates the stack file.
+    pub fn stack(&self) -> Result<DesiredStack, CliError> {
+        let shown = self.file.display().to_string();
+        let text = std::fs::read_to_string(&self.file).map_err(|e| {
+            let err = CliError::new(format!("cannot read stack file {shown}: {}", io_reason(&e)));
+            if e.kind() == std::io::ErrorKind::NotFound {
+                err.hint("pass the stack with -f, e.g. -f stacks/multicloud-sim.yaml")
+            } else {
+                err
+            }
+        })?;
+        load_stack(&shown, &text).map_err(|d| CliError::new(d.to_string()))
+    }
+
+    pub fn backend(&self, stack: &str) -> LocalBackend {
+        LocalBackend::new(&self.state_dir, stack)
+    }
+
+    /// The recorded state, read-only (no lock).
+    pub fn read_state(&self, stack: &str) -> Result<StateSnapshot, CliError> {
+        let loaded = self.backend(stack).load()?;
+        for w in &loaded.warnings {
+            self.warn(w);
+        }
+        Ok(loaded.snapshot)
+    }
+
+    pub fn warn(&self, message: &str) {
+        if self.json {
+            eprintln!("{}", serde_json::json!({"v": 1, "type": "warning", "message": message}));
+        } else {
+            eprintln!("{} {message}", self.style.yellow("warning:"));
+        }
+    }
+
+    /// Providers for every cloud that the stack or the state uses.
+    pub fn providers(&self, stack: &DesiredStack, state: &StateSnapshot, read_only: bool) -> Result<Providers, CliError> {
+        let mut used: BTreeSet<&str> = stack.resources.iter().filter_map(|r| r.cloud.as_deref()).collect();
+        used.extend(state.resources.values().filter_map(|r| r.cloud.as_deref()));
+        used.extend(state.intents.values().filter_map(|i| i.cloud.as_deref()));
+        let ctx = ProviderContext {
+            stack: stack.name.clone(),
+            state_dir: self.state_dir.clone(),
+            read_only,
+        };
+        let mut providers = Providers::new();
+        for name in used {
+            let Some(cloud) = stack.clouds.get(name) else { continue };
+            let provider: SharedProvider = match cloud.provider {
+                ProviderType::Sim => Arc::new(fedstack_provider_sim::SimProvider::new(name, &cloud.settings, &ctx)?),
+                other => {
+                    return Err(CliError::new(format!(
+                        "{}:{}:{}: cloud `{name}` uses provider `{}`, which this build of fedstack does not include yet",
+                        stack.file,
+                        cloud.span.line,
+                        cloud.span.column,
+                        other.as_str()
+                    ))
+                    .hint("run the same stack on simulated clouds with `provider: sim` (see stacks/multicloud-sim.yaml)"))
+                }
+            };
+            providers.insert(name.to_string(), provider);
+        }
+        Ok(providers)
+    }
+
+    pub fn engine_settings(&self, stack: &DesiredStack, parallelism: usize) -> EngineSettings {
+        let mut s = EngineSettings { parallelism, ..EngineSettings::default() };
+        for (name, c) in &stack.clouds {
+            if let Some(n) = c.settings.get("max_parallel").and_then(|v| v.as_u64()) {
+                s.cloud_limits.insert(name.clone(), n as usize);
+            }
+        }
+        if let Some(ms) = std::env::var("FEDSTACK_PROGRESS_INTERVAL").ok().and_then(|v| crate::args::parse_duration(&v).ok()) {
+            if !ms.is_zero() {
+                s.progress_interval = ms;
+            }
+        }
+        if let Some(ms) = std::env::var("FEDSTACK_RETRY_BASE_DELAY").ok().and_then(|v| crate::args::parse_duration(&v).ok()) {
+            s.retry.base_delay = ms;
+        }
+        s
+    }
+}
+
+/// An I/O error's reason without Rust's debug noise.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}

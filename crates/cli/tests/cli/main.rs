@@ -1,0 +1,13 @@
+//! CLI tests: every test runs the real `fedstack` binary in its own temp dir.
+//! One test binary for all of them (fast to link, shared helpers).
+
+#![allow(dead_code)]
+
+mod common;
+
+mod crash;
+mod drift;
+mod errors;
+mod flow;
+mod lock;
+mod plan_output;

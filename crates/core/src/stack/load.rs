@@ -1,0 +1,1008 @@
+//! From YAML text to a [`DesiredStack`]: typed extraction, validation and lowering in
+//! one pass per section, then the whole-stack checks (references, duplicate addresses,
+//! dependency cycles).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{Map as JsonMap, Value};
+
+use super::cx::{as_str, clip, clip_to, found, Fmt, one_of, to_json, Cx, Obj, Sp};
+use super::names;
+use super::yaml::{self, Node, Scalar};
+use super::{
+    CloudConfig, DesiredResource, DesiredStack, Diagnostics, OutputDef, ProviderType, Span,
+};
+use crate::address::{Address, AddressError, ResourceKind};
+use crate::value::{parse_template, Attrs, Expr, TemplatePart, Values};
+
+/// Loads and validates a stack file. `file_name` is only used in messages.
+///
+/// Returns every problem found (sorted by position, at most 50) when the file is
+/// not a valid stack.
+pub fn load_stack(file_name: &str, text: &str) -> Result<DesiredStack, Diagnostics> {
+    let mut cx = Cx::new(file_name);
+    let t0 = std::time::Instant::now();
+    let parsed = yaml::parse(text);
+    eprintln!("parse {:?}", t0.elapsed());
+    for e in parsed.errors {
+        cx.error(e.span, e.message, e.hint);
+    }
+    let top = Span { line: 1, column: 1 };
+    let root = match parsed.root {
+        Some(root @ Node::Map { .. }) => root,
+        None if !cx.diags.is_empty() => return Err(Diagnostics(cx.finish())),
+        None => {
+            cx.error(
+                top,
+                "the stack file is empty",
+                Some("a stack needs at least `name` and `clouds`".to_string()),
+            );
+            return Err(Diagnostics(cx.finish()));
+        }
+        Some(n) if n.is_null() => {
+            cx.error(
+                top,
+                "the stack file is empty",
+                Some("a stack needs at least `name` and `clouds`".to_string()),
+            );
+            return Err(Diagnostics(cx.finish()));
+        }
+        Some(n) => {
+            cx.error(
+                top,
+                format!("the stack file must be a mapping, found {}", found(&n)),
+                Some("start with `name:` and `clouds:`".to_string()),
+            );
+            return Err(Diagnostics(cx.finish()));
+        }
+    };
+
+    let mut l = Loader::new(cx);
+    let t0 = std::time::Instant::now();
+    let name = l.top(&root);
+    eprintln!("top {:?}", t0.elapsed());
+    let t0 = std::time::Instant::now();
+    l.finish_graph();
+    eprintln!("graph {:?}", t0.elapsed());
+    let t0 = std::time::Instant::now();
+    drop(root);
+    eprintln!("drop tree {:?}", t0.elapsed());
+    if !l.cx.diags.is_empty() {
+        return Err(Diagnostics(l.cx.finish()));
+    }
+    Ok(DesiredStack {
+        name: name.unwrap_or_default(),
+        file: file_name.to_string(),
+        clouds: l.clouds,
+        resources: l.resources,
+        outputs: l.outputs,
+    })
+}
+
+/// A reference written in the stack file (a `${...}` or a `depends_on` entry),
+/// checked once every resource is known.
+pub(super) struct UserRef {
+    pub address: Address,
+    /// `None` for `depends_on`.
+    pub output: Option<String>,
+    pub span: Span,
+    /// Where it was written, for messages: "data `x`".
+    pub what: String,
+}
+
+/// What `clouds:` declared, even when its settings are wrong (so that clusters using
+/// it are not reported again).
+pub(super) struct CloudDecl {
+    pub provider: Option<ProviderType>,
+    pub emulates: Option<String>,
+}
+
+pub(super) struct ClusterInfo {
+    /// The cluster's cloud, when it names a declared one.
+    pub cloud: Option<String>,
+    pub pools: Vec<Address>,
+}
+
+pub(super) struct Loader<'f> {
+    pub cx: Cx<'f>,
+    pub clouds: BTreeMap<String, CloudConfig>,
+    pub cloud_decls: BTreeMap<String, CloudDecl>,
+    pub clusters: HashMap<String, ClusterInfo>,
+    /// Cluster names in declaration order (for hints).
+    pub cluster_names: Vec<String>,
+    pub resources: Vec<DesiredResource>,
+    /// Explicit and implicit dependencies that are not references in attributes,
+    /// parallel to `resources`.
+    pub explicit: Vec<Vec<Address>>,
+    pub user_refs: Vec<UserRef>,
+    /// For each data resource, its value keys (its outputs besides `id`).
+    pub data_outputs: HashMap<String, Vec<String>>,
+    pub outputs: BTreeMap<String, OutputDef>,
+}
+
+const PROVIDERS: &[&str] = &["gcp", "aws", "azure", "sim", "local"];
+
+#[derive(Clone, Copy, PartialEq)]
+enum Setting {
+    Str,
+    Version,
+    Emulates,
+    Latency,
+    MaxParallel,
+}
+
+/// The settings each provider accepts: (field, type, required).
+fn provider_settings(p: ProviderType) -> &'static [(&'static str, Setting, bool)] {
+    use Setting::*;
+    match p {
+        ProviderType::Gcp => &[
+            ("project", Str, true),
+            ("region", Str, false),
+            ("credentials_file", Str, false),
+            ("endpoint_url", Str, false),
+            ("max_parallel", MaxParallel, false),
+        ],
+        ProviderType::Aws => &[
+            ("profile", Str, false),
+            ("region", Str, false),
+            ("endpoint_url", Str, false),
+            ("max_parallel", MaxParallel, false),
+        ],
+        ProviderType::Azure => &[
+            ("subscription_id", Str, true),
+            ("resource_group", Str, true),
+            ("tenant_id", Str, false),
+            ("endpoint_url", Str, false),
+            ("max_parallel", MaxParallel, false),
+        ],
+        ProviderType::Sim => &[
+            ("emulates", Emulates, false),
+            ("account", Str, false),
+            ("latency", Latency, false),
+            ("max_parallel", MaxParallel, false),
+        ],
+        ProviderType::Local => &[
+            ("bin_dir", Str, false),
+            ("kubernetes_version", Version, false),
+            ("max_parallel", MaxParallel, false),
+        ],
+    }
+}
+
+fn parse_provider(s: &str) -> Option<ProviderType> {
+    match s {
+        "gcp" => Some(ProviderType::Gcp),
+        "aws" => Some(ProviderType::Aws),
+        "azure" => Some(ProviderType::Azure),
+        "sim" => Some(ProviderType::Sim),
+        "local" => Some(ProviderType::Local),
+        _ => None,
+    }
+}
+
+fn flavor_of(provider: &str) -> Option<&'static str> {
+    match provider {
+        "gcp" => Some("gke"),
+        "aws" => Some("eks"),
+        "azure" => Some("aks"),
+        "local" => Some("local"),
+        _ => None,
+    }
+}
+
+/// The outputs each kind has (data also has its value keys).
+pub(super) fn kind_outputs(kind: ResourceKind) -> &'static [&'static str] {
+    match kind {
+        ResourceKind::Cluster => &[
+            "id",
+            "endpoint",
+            "ingress_address",
+            "ca_certificate",
+            "status",
+            "region",
+            "kubernetes_version",
+        ],
+        ResourceKind::NodePool => &["id", "status", "node_count"],
+        ResourceKind::FederationHost => &["id"],
+        ResourceKind::FederationMember => &["id", "service_account", "secret_name"],
+        ResourceKind::DnsZone => &["id", "name_servers", "zone"],
+        ResourceKind::HealthCheck => &["id", "address"],
+        ResourceKind::DnsRecord => &["id", "fqdn", "values"],
+        ResourceKind::Data => &["id"],
+    }
+}
+
+impl<'f> Loader<'f> {
+    fn new(cx: Cx<'f>) -> Loader<'f> {
+        Loader {
+            cx,
+            clouds: BTreeMap::new(),
+            cloud_decls: BTreeMap::new(),
+            clusters: HashMap::new(),
+            cluster_names: Vec::new(),
+            resources: Vec::new(),
+            explicit: Vec::new(),
+            user_refs: Vec::new(),
+            data_outputs: HashMap::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn push(
+        &mut self,
+        address: Address,
+        cloud: Option<String>,
+        attrs: Attrs,
+        explicit: Vec<Address>,
+        span: Span,
+    ) {
+        self.resources.push(DesiredResource {
+            address,
+            cloud,
+            attrs,
+            depends_on: Vec::new(),
+            span,
+        });
+        self.explicit.push(explicit);
+    }
+
+    /// The top level. Returns the stack name.
+    fn top(&mut self, root: &Node) -> Option<String> {
+        let obj = Obj::new(&mut self.cx, root, "the stack".to_string(), root.span())?;
+        obj.check_fields(
+            &mut self.cx,
+            &[
+                "name",
+                "clouds",
+                "clusters",
+                "federation",
+                "dns",
+                "data",
+                "outputs",
+            ],
+        );
+        let name = obj.str_req(&mut self.cx, "name");
+        if let Some(n) = &name {
+            if !names::stack_name_ok(&n.v) {
+                self.cx.error(
+                    n.span,
+                    format!("invalid stack name `{}`", clip(&n.v)),
+                    Some(names::STACK_NAME_HINT.to_string()),
+                );
+            }
+        }
+
+        if obj.req(&mut self.cx, "clouds").is_some() {
+            if let Some(clouds) = obj.map_opt(&mut self.cx, "clouds") {
+                for (k, v) in clouds {
+                    self.cloud(k, v);
+                }
+            }
+        }
+        if let Some(clusters) = obj.map_opt(&mut self.cx, "clusters") {
+            for (k, _) in clusters {
+                self.clusters.insert(
+                    k.text.clone(),
+                    ClusterInfo {
+                        cloud: None,
+                        pools: Vec::new(),
+                    },
+                );
+                self.cluster_names.push(k.text.clone());
+            }
+            for (k, v) in clusters {
+                self.cluster(k, v);
+            }
+        }
+        if let Some((k, v)) = obj.raw("federation") {
+            if !v.is_null() {
+                self.federation(k, v);
+            }
+        }
+        if let Some((k, v)) = obj.raw("dns") {
+            if !v.is_null() {
+                self.dns(k, v);
+            }
+        }
+        if let Some(data) = obj.map_opt(&mut self.cx, "data") {
+            for (k, v) in data {
+                self.data(k, v);
+            }
+        }
+        if let Some(outputs) = obj.map_opt(&mut self.cx, "outputs") {
+            for (k, v) in outputs {
+                self.output(k, v);
+            }
+        }
+        name.map(|n| n.v)
+    }
+
+    // ----- clouds -------------------------------------------------------------
+
+    fn cloud(&mut self, key: &Scalar, node: &Node) {
+        let name = key.text.clone();
+        let what = format!("cloud `{}`", clip(&name));
+        let mut decl = CloudDecl {
+            provider: None,
+            emulates: None,
+        };
+        let obj = Obj::new(&mut self.cx, node, what.clone(), key.span);
+        let provider = obj.as_ref().and_then(|o| {
+            let p = o.str_req(&mut self.cx, "provider")?;
+            let label = format!("`provider` in {what}");
+            one_of(&mut self.cx, &p, &label, PROVIDERS).and_then(|p| parse_provider(p.v))
+        });
+        let (Some(obj), Some(provider)) = (obj, provider) else {
+            self.cloud_decls.insert(name, decl);
+            return;
+        };
+        decl.provider = Some(provider);
+        let spec = provider_settings(provider);
+        let mut allowed: Vec<&str> = vec!["provider"];
+        allowed.extend(spec.iter().map(|(f, _, _)| *f));
+        obj.check_fields_with(&mut self.cx, &allowed, |field| {
+            let users: Vec<&str> = PROVIDERS
+                .iter()
+                .filter_map(|p| parse_provider(p))
+                .filter(|p| *p != provider)
+                .filter(|p| provider_settings(*p).iter().any(|(f, _, _)| *f == field))
+                .map(ProviderType::as_str)
+                .collect();
+            (!users.is_empty()).then(|| {
+                format!(
+                    "`{field}` is a setting of {} clouds; this cloud uses provider {}",
+                    users.join(" and "),
+                    provider.as_str()
+                )
+            })
+        });
+
+        let mut settings = Values::new();
+        let mut ok = true;
+        for (field, kind, required) in spec {
+            let entry = if *required {
+                obj.req(&mut self.cx, field)
+            } else {
+                obj.get(field)
+            };
+            let Some((_, v)) = entry else {
+                ok &= !required;
+                continue;
+            };
+            let label = format!("`{field}` in {what}");
+            let value = match kind {
+                Setting::Str => as_str(&mut self.cx, v, &label).map(|s| Value::String(s.v)),
+                Setting::Version => as_str(&mut self.cx, v, &label).and_then(|s| {
+                    if names::version_ok(&s.v) {
+                        Some(Value::String(s.v))
+                    } else {
+                        self.cx.error(
+                            s.span,
+                            format!("invalid {label}: `{}`", clip(&s.v)),
+                            Some(names::VERSION_HINT.to_string()),
+                        );
+                        None
+                    }
+                }),
+                Setting::Emulates => as_str(&mut self.cx, v, &label)
+                    .and_then(|s| one_of(&mut self.cx, &s, &label, &["gcp", "aws", "azure"]))
+                    .map(|s| {
+                        decl.emulates = Some(s.v.to_string());
+                        Value::from(s.v)
+                    }),
+                Setting::Latency => self.latency(v, &what),
+                Setting::MaxParallel => {
+                    super::cx::as_int(&mut self.cx, v, &label, 1, 100_000).map(|i| Value::from(i.v))
+                }
+            };
+            match value {
+                Some(value) => {
+                    settings.insert((*field).to_string(), value);
+                }
+                None => ok = false,
+            }
+        }
+        self.cloud_decls.insert(name.clone(), decl);
+        if ok {
+            self.clouds.insert(
+                name.clone(),
+                CloudConfig {
+                    name,
+                    provider,
+                    settings,
+                    span: key.span,
+                },
+            );
+        }
+    }
+
+    /// `latency`: a duration, or a mapping of create/read/update/delete durations.
+    /// Normalised to milliseconds.
+    fn latency(&mut self, node: &Node, what: &str) -> Option<Value> {
+        let label = format!("`latency` in {what}");
+        match node {
+            Node::Scalar(s) => self.duration(s, &label).map(Value::from),
+            Node::Map { .. } => {
+                let obj = Obj::new(&mut self.cx, node, label.clone(), node.span())?;
+                let ops = ["create", "read", "update", "delete"];
+                obj.check_fields(&mut self.cx, &ops);
+                let mut m = JsonMap::new();
+                let mut ok = true;
+                for op in ops {
+                    let Some((_, v)) = obj.get(op) else { continue };
+                    let l = format!("`{op}` in {label}");
+                    let ms = match v {
+                        Node::Scalar(s) => self.duration(s, &l),
+                        n => {
+                            self.cx.error(
+                                n.span(),
+                                format!("expected a duration for {l}, found {}", found(n)),
+                                Some(names::DURATION_HINT.to_string()),
+                            );
+                            None
+                        }
+                    };
+                    match ms {
+                        Some(ms) => {
+                            m.insert(op.to_string(), Value::from(ms));
+                        }
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Value::Object(m))
+            }
+            n => {
+                self.cx.error(
+                    n.span(),
+                    format!("expected a duration or a mapping for {label}, found {}", found(n)),
+                    Some(names::DURATION_HINT.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, s: &Scalar, label: &str) -> Option<u64> {
+        let ms = names::duration_ms(&s.text);
+        if ms.is_none() {
+            self.cx.error(
+                s.span,
+                format!("invalid duration `{}` for {label}", clip(&s.text)),
+                Some(names::DURATION_HINT.to_string()),
+            );
+        }
+        ms
+    }
+
+    /// Checks that a cloud name is declared.
+    pub(super) fn known_cloud(&mut self, s: &Sp<String>, what: &str) -> Option<String> {
+        if self.cloud_decls.contains_key(&s.v) {
+            return Some(s.v.clone());
+        }
+        let names: Vec<&str> = self.cloud_decls.keys().map(String::as_str).collect();
+        let hint = self.cx.suggest(&s.v, names.iter().copied(), "clouds");
+        self.cx.error(
+            s.span,
+            format!("unknown cloud `{}` in {what}", clip(&s.v)),
+            hint,
+        );
+        None
+    }
+
+    /// Checks that a cluster name is declared.
+    pub(super) fn known_cluster(&mut self, s: &Sp<String>, what: &str) -> bool {
+        if self.clusters.contains_key(&s.v) {
+            return true;
+        }
+        let hint = self.cx.suggest(
+            &s.v,
+            self.cluster_names.iter().map(String::as_str),
+            "clusters",
+        );
+        self.cx.error(
+            s.span,
+            format!("unknown cluster `{}` in {what}", clip(&s.v)),
+            hint,
+        );
+        false
+    }
+
+    // ----- clusters -----------------------------------------------------------
+
+    fn cluster(&mut self, key: &Scalar, node: &Node) {
+        let name = key.text.clone();
+        if !names::cluster_name_ok(&name) {
+            self.cx.error(
+                key.span,
+                format!("invalid cluster name `{}`", clip(&name)),
+                Some(names::CLUSTER_NAME_HINT.to_string()),
+            );
+        }
+        let what = format!("cluster `{}`", clip(&name));
+        let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
+            return;
+        };
+        obj.check_fields(
+            &mut self.cx,
+            &[
+                "cloud",
+                "region",
+                "kubernetes_version",
+                "labels",
+                "node_pools",
+                "depends_on",
+            ],
+        );
+        let cloud = obj
+            .str_req(&mut self.cx, "cloud")
+            .and_then(|c| self.known_cloud(&c, &what));
+        let region = obj.str_req(&mut self.cx, "region");
+        if let Some(r) = &region {
+            self.not_empty(r, &format!("`region` in {what}"));
+        }
+        let version = obj.str_req(&mut self.cx, "kubernetes_version");
+        if let Some(v) = &version {
+            if !names::version_ok(&v.v) {
+                self.cx.error(
+                    v.span,
+                    format!("invalid kubernetes_version `{}` in {what}", clip(&v.v)),
+                    Some(names::VERSION_HINT.to_string()),
+                );
+            }
+        }
+        let labels = self.labels(&obj, "labels");
+        let deps = self.depends_on(&obj, &what);
+
+        let flavor = cloud.as_ref().and_then(|c| {
+            let decl = self.cloud_decls.get(c)?;
+            match decl.provider? {
+                ProviderType::Sim => Some(match &decl.emulates {
+                    Some(e) => flavor_of(e).unwrap_or("aks"),
+                    None => names::flavor_from_region(
+                        region.as_ref().map(|r| r.v.as_str()).unwrap_or(""),
+                    ),
+                }),
+                p => flavor_of(p.as_str()),
+            }
+        });
+
+        let mut attrs = Attrs::new();
+        attrs.insert("flavor".into(), Expr::lit(flavor.map_or(Value::Null, Value::from)));
+        attrs.insert("region".into(), lit_opt(region.map(|r| r.v)));
+        attrs.insert("kubernetes_version".into(), lit_opt(version.map(|v| v.v)));
+        attrs.insert("labels".into(), Expr::Literal(labels));
+        let address = Address::new(ResourceKind::Cluster, name.clone());
+        self.push(address, cloud.clone(), attrs, deps, key.span);
+        if let Some(info) = self.clusters.get_mut(&name) {
+            info.cloud = cloud.clone();
+        }
+
+        if let Some(pools) = obj.map_opt(&mut self.cx, "node_pools") {
+            for (k, v) in pools {
+                self.node_pool(&name, cloud.clone(), k, v);
+            }
+        }
+    }
+
+    fn node_pool(&mut self, cluster: &str, cloud: Option<String>, key: &Scalar, node: &Node) {
+        let name = key.text.clone();
+        if !names::cluster_name_ok(&name) {
+            self.cx.error(
+                key.span,
+                format!(
+                    "invalid node pool name `{}` in cluster `{cluster}`",
+                    clip(&name)
+                ),
+                Some(names::CLUSTER_NAME_HINT.to_string()),
+            );
+        }
+        let what = format!("node pool `{}` of cluster `{cluster}`", clip(&name));
+        let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
+            return;
+        };
+        obj.check_fields(
+            &mut self.cx,
+            &[
+                "machine_type",
+                "node_count",
+                "min_count",
+                "max_count",
+                "labels",
+                "depends_on",
+            ],
+        );
+        let machine_type = obj.str_req(&mut self.cx, "machine_type");
+        if let Some(m) = &machine_type {
+            self.not_empty(m, &format!("`machine_type` in {what}"));
+        }
+        let count = obj.int_req(&mut self.cx, "node_count", 0, 1000);
+        let min = obj.int_opt(&mut self.cx, "min_count", 0, 1000);
+        let max = obj.int_opt(&mut self.cx, "max_count", 0, 1000);
+        if let (Some(min), Some(n)) = (&min, &count) {
+            if min.v > n.v {
+                self.cx.error(
+                    min.span,
+                    format!(
+                        "`min_count` ({}) is greater than `node_count` ({}) in {what}",
+                        min.v, n.v
+                    ),
+                    None,
+                );
+            }
+        }
+        if let (Some(max), Some(n)) = (&max, &count) {
+            if max.v < n.v {
+                self.cx.error(
+                    max.span,
+                    format!(
+                        "`max_count` ({}) is less than `node_count` ({}) in {what}",
+                        max.v, n.v
+                    ),
+                    None,
+                );
+            }
+        }
+        if let (Some(min), Some(max), None) = (&min, &max, &count) {
+            if max.v < min.v {
+                self.cx.error(
+                    max.span,
+                    format!(
+                        "`max_count` ({}) is less than `min_count` ({}) in {what}",
+                        max.v, min.v
+                    ),
+                    None,
+                );
+            }
+        }
+        let labels = self.labels(&obj, "labels");
+        let deps = self.depends_on(&obj, &what);
+
+        let cluster_addr = Address::new(ResourceKind::Cluster, cluster);
+        let mut attrs = Attrs::new();
+        attrs.insert("cluster".into(), Expr::lit(cluster));
+        attrs.insert("cluster_id".into(), Expr::reference(cluster_addr, "id"));
+        attrs.insert("machine_type".into(), lit_opt(machine_type.map(|m| m.v)));
+        attrs.insert("node_count".into(), lit_opt(count.map(|c| c.v)));
+        attrs.insert("min_count".into(), lit_opt(min.map(|c| c.v)));
+        attrs.insert("max_count".into(), lit_opt(max.map(|c| c.v)));
+        attrs.insert("labels".into(), Expr::Literal(labels));
+        let address = Address::new(ResourceKind::NodePool, format!("{cluster}.{name}"));
+        if let Some(info) = self.clusters.get_mut(cluster) {
+            info.pools.push(address.clone());
+        }
+        self.push(address, cloud, attrs, deps, key.span);
+    }
+
+    // ----- federation ---------------------------------------------------------
+
+    fn federation(&mut self, key: &Scalar, node: &Node) {
+        let what = "federation".to_string();
+        let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
+            return;
+        };
+        obj.check_fields(&mut self.cx, &["host", "members", "namespace", "scope"]);
+        let namespace = obj
+            .str_opt(&mut self.cx, "namespace")
+            .filter(|n| {
+                let ok = names::namespace_ok(&n.v);
+                if !ok {
+                    self.cx.error(
+                        n.span,
+                        format!("invalid namespace `{}` in federation", clip(&n.v)),
+                        Some(
+                            "use 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen"
+                                .to_string(),
+                        ),
+                    );
+                }
+                ok
+            })
+            .map_or_else(|| "kube-federation-system".to_string(), |n| n.v);
+        let scope = obj
+            .enum_opt(&mut self.cx, "scope", &["Cluster", "Namespaced"])
+            .map_or("Cluster", |s| s.v);
+
+        // Members: known clusters, each once.
+        let mut members: Vec<Sp<String>> = Vec::new();
+        let mut first_seen: HashMap<String, Span> = HashMap::new();
+        let mut had_members = false;
+        let members_key = obj.raw("members").map(|(k, _)| k.span);
+        if let Some(items) = obj.list_opt(&mut self.cx, "members") {
+            had_members = !items.is_empty();
+            for item in items {
+                let Some(m) = as_str(&mut self.cx, item, "an entry of `members` in federation")
+                else {
+                    continue;
+                };
+                if let Some(first) = first_seen.get(&m.v) {
+                    self.cx.error(
+                        m.span,
+                        format!("cluster `{}` is listed twice in federation members", clip(&m.v)),
+                        Some(format!(
+                            "it is first listed at line {}, column {}",
+                            first.line, first.column
+                        )),
+                    );
+                    continue;
+                }
+                first_seen.insert(m.v.clone(), m.span);
+                if self.known_cluster(&m, "federation members") {
+                    members.push(m);
+                }
+            }
+        }
+
+        let host = obj.str_opt(&mut self.cx, "host");
+        let host = match host {
+            None => {
+                if let (Some(span), true) = (members_key, had_members) {
+                    self.cx.error(
+                        span,
+                        "federation has members but no host",
+                        Some("set `host` to one of the members".to_string()),
+                    );
+                }
+                None
+            }
+            Some(h) => {
+                if !self.known_cluster(&h, "federation host") {
+                    None
+                } else if !first_seen.contains_key(&h.v) {
+                    self.cx.error(
+                        h.span,
+                        format!("federation host `{}` is not one of the members", h.v),
+                        Some(format!("add `{}` to `members`", h.v)),
+                    );
+                    None
+                } else {
+                    Some(h)
+                }
+            }
+        };
+        let Some(host) = host else { return };
+
+        let host_cloud = self.clusters.get(&host.v).and_then(|c| c.cloud.clone());
+        let host_pools = self
+            .clusters
+            .get(&host.v)
+            .map(|c| c.pools.clone())
+            .unwrap_or_default();
+        let host_cluster = Address::new(ResourceKind::Cluster, host.v.clone());
+        let host_addr = Address::new(ResourceKind::FederationHost, host.v.clone());
+        let mut attrs = Attrs::new();
+        attrs.insert("cluster".into(), Expr::lit(host.v.clone()));
+        attrs.insert("cluster_id".into(), Expr::reference(host_cluster, "id"));
+        attrs.insert("namespace".into(), Expr::lit(namespace.clone()));
+        attrs.insert("scope".into(), Expr::lit(scope));
+        self.push(
+            host_addr.clone(),
+            host_cloud.clone(),
+            attrs,
+            host_pools,
+            host.span,
+        );
+
+        for m in members {
+            let cluster = Address::new(ResourceKind::Cluster, m.v.clone());
+            let mut attrs = Attrs::new();
+            attrs.insert("cluster".into(), Expr::lit(m.v.clone()));
+            attrs.insert("cluster_id".into(), Expr::reference(cluster.clone(), "id"));
+            attrs.insert("host".into(), Expr::lit(host.v.clone()));
+            attrs.insert("host_id".into(), Expr::reference(host_addr.clone(), "id"));
+            attrs.insert("namespace".into(), Expr::lit(namespace.clone()));
+            attrs.insert(
+                "api_endpoint".into(),
+                Expr::reference(cluster.clone(), "endpoint"),
+            );
+            attrs.insert(
+                "ca_bundle".into(),
+                Expr::reference(cluster, "ca_certificate"),
+            );
+            let address = Address::new(ResourceKind::FederationMember, m.v);
+            self.push(address, host_cloud.clone(), attrs, Vec::new(), m.span);
+        }
+    }
+
+    // ----- data and outputs ---------------------------------------------------
+
+    fn data(&mut self, key: &Scalar, node: &Node) {
+        let name = key.text.clone();
+        if !names::simple_name_ok(&name) {
+            self.cx.error(
+                key.span,
+                format!("invalid data name `{}`", clip(&name)),
+                Some(names::SIMPLE_NAME_HINT.to_string()),
+            );
+        }
+        let what = format!("data `{}`", clip(&name));
+        let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
+            return;
+        };
+        obj.check_fields(&mut self.cx, &["values", "depends_on", "cloud"]);
+        let cloud = obj
+            .str_opt(&mut self.cx, "cloud")
+            .and_then(|c| self.known_cloud(&c, &what));
+        let mut attrs = Attrs::new();
+        let mut keys = Vec::new();
+        if let Some(values) = obj.map_opt(&mut self.cx, "values") {
+            for (k, v) in values {
+                if k.text == "id" {
+                    self.cx.error(
+                        k.span,
+                        format!("`values.id` is reserved in {what}"),
+                        Some("every data resource has an `id` output; pick another name".to_string()),
+                    );
+                    continue;
+                }
+                let field = Fmt(|f| write!(f, "values.{}", k.text));
+                let e = self.value_expr(v, &what, field);
+                keys.push(k.text.clone());
+                attrs.insert(k.text.clone(), e);
+            }
+        }
+        let deps = self.depends_on(&obj, &what);
+        self.data_outputs.insert(name.clone(), keys);
+        let address = Address::new(ResourceKind::Data, name);
+        self.push(address, cloud, attrs, deps, key.span);
+    }
+
+    fn output(&mut self, key: &Scalar, node: &Node) {
+        let name = key.text.clone();
+        if !names::output_name_ok(&name) {
+            self.cx.error(
+                key.span,
+                format!("invalid output name `{}`", clip(&name)),
+                Some(names::OUTPUT_NAME_HINT.to_string()),
+            );
+        }
+        let what = format!("output `{}`", clip(&name));
+        let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
+            return;
+        };
+        obj.check_fields(&mut self.cx, &["value", "sensitive"]);
+        let value = obj
+            .req(&mut self.cx, "value")
+            .map(|(_, v)| self.value_expr(v, &what, "value"));
+        let sensitive = obj.bool_opt(&mut self.cx, "sensitive").is_some_and(|s| s.v);
+        if let Some(value) = value {
+            self.outputs.insert(
+                name,
+                OutputDef {
+                    value,
+                    sensitive,
+                    span: key.span,
+                },
+            );
+        }
+    }
+
+    /// A value that may be a `${...}` template (a scalar containing `${`) or any
+    /// literal YAML.
+    fn value_expr(&mut self, node: &Node, what: &str, field: impl std::fmt::Display) -> Expr {
+        match node {
+            Node::Scalar(s) if s.text.contains("${") => self.template(&s.text, s.span, what, field),
+            n => Expr::Literal(to_json(n)),
+        }
+    }
+
+    /// Parses `${KIND.NAME.OUTPUT}` references and remembers them for checking.
+    pub(super) fn template(
+        &mut self,
+        text: &str,
+        span: Span,
+        what: &str,
+        field: impl std::fmt::Display,
+    ) -> Expr {
+        match parse_template(text) {
+            Ok(e) => {
+                let mut push = |address: &Address, output: &str| {
+                    self.user_refs.push(UserRef {
+                        address: address.clone(),
+                        output: Some(output.to_string()),
+                        span,
+                        what: what.to_string(),
+                    });
+                };
+                match &e {
+                    Expr::Ref { address, output } => push(address, output),
+                    Expr::Template(parts) => {
+                        for p in parts {
+                            if let TemplatePart::Ref { address, output } = p {
+                                push(address, output);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                e
+            }
+            Err(msg) => {
+                self.cx.error(
+                    span,
+                    format!("invalid reference in `{field}` of {what}: {}", clip_to(&msg, 160)),
+                    Some("references look like ${cluster.NAME.endpoint}".to_string()),
+                );
+                Expr::Literal(Value::Null)
+            }
+        }
+    }
+
+    // ----- shared field readers -----------------------------------------------
+
+    pub(super) fn not_empty(&mut self, s: &Sp<String>, label: &str) {
+        if s.v.trim().is_empty() {
+            self.cx
+                .error(s.span, format!("{label} must not be empty"), None);
+        }
+    }
+
+    /// A mapping of strings to strings, as a JSON object (`{}` when absent).
+    pub(super) fn labels(&mut self, obj: &Obj, key: &str) -> Value {
+        let mut m = JsonMap::new();
+        if let Some(entries) = obj.map_opt(&mut self.cx, key) {
+            for (k, v) in entries {
+                let label = Fmt(|f| write!(f, "label `{}` in {}", clip(&k.text), obj.what));
+                let value = match v {
+                    Node::Scalar(s) if s.is_null() => Some(String::new()),
+                    n => as_str(&mut self.cx, n, label).map(|s| s.v),
+                };
+                if let Some(value) = value {
+                    m.insert(k.text.clone(), Value::String(value));
+                }
+            }
+        }
+        Value::Object(m)
+    }
+
+    /// `depends_on`: a list of addresses, remembered for checking.
+    pub(super) fn depends_on(&mut self, obj: &Obj, what: &str) -> Vec<Address> {
+        let mut out = Vec::new();
+        let Some(items) = obj.list_opt(&mut self.cx, "depends_on") else {
+            return out;
+        };
+        for item in items {
+            let label = Fmt(|f| write!(f, "an entry of `depends_on` in {what}"));
+            let Some(s) = as_str(&mut self.cx, item, label) else {
+                continue;
+            };
+            match s.v.trim().parse::<Address>() {
+                Ok(address) => {
+                    self.user_refs.push(UserRef {
+                        address: address.clone(),
+                        output: None,
+                        span: s.span,
+                        what: what.to_string(),
+                    });
+                    out.push(address);
+                }
+                Err(e) => {
+                    let hint = match e {
+                        AddressError::Malformed(_) => {
+                            Some("expected KIND.NAME, e.g. cluster.gke-sydney".to_string())
+                        }
+                        AddressError::UnknownKind(kind) => {
+                            let kinds = ResourceKind::ALL.map(ResourceKind::as_str);
+                            match self.cx.closest(&kind, kinds) {
+                                Some(k) => {
+                                    let rest = s.v.trim().split_once('.').map_or("", |x| x.1);
+                                    Some(format!("did you mean `{k}.{}`?", clip(rest)))
+                                }
+                                None => Some(format!("kinds are: {}", kinds.join(", "))),
+                            }
+                        }
+                    };
+                    self.cx.error(
+                        s.span,
+                        format!("invalid address `{}` in `depends_on` of {what}", clip(&s.v)),
+                        hint,
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+pub(super) fn lit_opt<T: Into<Value>>(v: Option<T>) -> Expr {
+    Expr::Literal(v.map_or(Value::Null, Into::into))
+}
