@@ -9,7 +9,10 @@ pub fn fleet(resources: usize, latency: &str) -> String {
     let mut s = String::with_capacity(resources * 200);
     let _ = writeln!(s, "name: bench-fleet-{resources}\nclouds:");
     for (name, emulates) in [("gcp", "gcp"), ("aws", "aws"), ("azure", "azure")] {
-        let _ = writeln!(s, "  {name}:\n    provider: sim\n    emulates: {emulates}\n    latency: {latency}");
+        let _ = writeln!(
+            s,
+            "  {name}:\n    provider: sim\n    emulates: {emulates}\n    latency: {latency}"
+        );
     }
     let flavors = [
         ("gcp", "us-central1", "e2-standard-4"),
@@ -28,15 +31,27 @@ pub fn fleet(resources: usize, latency: &str) -> String {
     for i in 0..clusters {
         let _ = writeln!(s, "    - c{i:05}");
     }
-    let _ = writeln!(s, "dns:\n  zone: fleet.example.com\n  cloud: aws\n  health_checks:");
+    let _ = writeln!(
+        s,
+        "dns:\n  zone: fleet.example.com\n  cloud: aws\n  health_checks:"
+    );
     for i in 0..clusters {
-        let _ = writeln!(s, "    hc{i:05}:\n      cluster: c{i:05}\n      type: HTTPS\n      path: /healthz");
+        let _ = writeln!(
+            s,
+            "    hc{i:05}:\n      cluster: c{i:05}\n      type: HTTPS\n      path: /healthz"
+        );
     }
     s.push_str("  records:\n");
     for group in 0..clusters.div_ceil(10) {
-        let _ = writeln!(s, "    app{group}:\n      routing: weighted\n      targets:");
+        let _ = writeln!(
+            s,
+            "    app{group}:\n      routing: weighted\n      targets:"
+        );
         for i in group * 10..((group + 1) * 10).min(clusters) {
-            let _ = writeln!(s, "        c{i:05}: {{ cluster: c{i:05}, weight: 10, health_check: hc{i:05} }}");
+            let _ = writeln!(
+                s,
+                "        c{i:05}: {{ cluster: c{i:05}, weight: 10, health_check: hc{i:05} }}"
+            );
         }
     }
     s

@@ -16,7 +16,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("gen") => generate(&args[1..]),
         Some("run") | None => run(&args[args.len().min(1)..]),
-        Some(other) => Err(format!("unknown command `{other}` (hint: fedstack-bench run | gen fleet|dag N [LATENCY])")),
+        Some(other) => Err(format!(
+            "unknown command `{other}` (hint: fedstack-bench run | gen fleet|dag N [LATENCY])"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -28,7 +30,10 @@ fn main() -> ExitCode {
 }
 
 fn generate(args: &[String]) -> Result<(), String> {
-    let n: usize = args.get(1).and_then(|s| s.parse().ok()).ok_or("expected a size, e.g. gen fleet 1000")?;
+    let n: usize = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("expected a size, e.g. gen fleet 1000")?;
     let latency = args.get(2).map(String::as_str).unwrap_or("0");
     match args.first().map(String::as_str) {
         Some("fleet") => print!("{}", gen::fleet(n, latency)),
@@ -57,7 +62,10 @@ fn run(args: &[String]) -> Result<(), String> {
         }
     }
     if !fedstack.exists() {
-        return Err(format!("{} not found (hint: cargo build --release -p fedstack-cli)", fedstack.display()));
+        return Err(format!(
+            "{} not found (hint: cargo build --release -p fedstack-cli)",
+            fedstack.display()
+        ));
     }
     measure::run_all(&fedstack, &sizes)
 }

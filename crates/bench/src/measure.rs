@@ -12,26 +12,46 @@ struct Sample {
 }
 
 /// Runs `fedstack ARGS` in `dir`; fails unless it exits 0.
-fn fedstack(bin: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(Sample, String), String> {
+fn fedstack(
+    bin: &Path,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(Sample, String), String> {
     let mut cmd = Command::new(bin);
-    cmd.current_dir(dir).args(args).env("FEDSTACK_REPORT_PEAK_RSS", "1").env("NO_COLOR", "1");
+    cmd.current_dir(dir)
+        .args(args)
+        .env("FEDSTACK_REPORT_PEAK_RSS", "1")
+        .env("NO_COLOR", "1");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let started = Instant::now();
-    let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
     let secs = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     if !out.status.success() {
-        return Err(format!("`fedstack {}` failed: {}", args.join(" "), stderr.lines().last().unwrap_or("")));
+        return Err(format!(
+            "`fedstack {}` failed: {}",
+            args.join(" "),
+            stderr.lines().last().unwrap_or("")
+        ));
     }
     let rss_kb: f64 = stderr
         .lines()
         .find_map(|l| l.strip_prefix("fedstack: peak RSS "))
         .and_then(|l| l.trim_end_matches(" kB").trim().parse().ok())
         .unwrap_or(f64::NAN);
-    Ok((Sample { secs, rss_mb: rss_kb / 1024.0 }, stdout))
+    Ok((
+        Sample {
+            secs,
+            rss_mb: rss_kb / 1024.0,
+        },
+        stdout,
+    ))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -60,7 +80,11 @@ fn cycle(bin: &Path, shape: &'static str, n: usize, rounds: usize) -> Result<Row
         };
         std::fs::write(dir.path().join("stack.yaml"), text).map_err(|e| e.to_string())?;
         let common = ["-f", "stack.yaml", "--state-dir", "state"];
-        let a = [&common[..], &["apply", "--auto-approve", "--parallelism", "64"]].concat();
+        let a = [
+            &common[..],
+            &["apply", "--auto-approve", "--parallelism", "64"],
+        ]
+        .concat();
         let (s, _) = fedstack(bin, dir.path(), &a, &[])?;
         apply.push(s.secs);
         rss[0] = rss[0].max(s.rss_mb);
@@ -73,7 +97,11 @@ fn cycle(bin: &Path, shape: &'static str, n: usize, rounds: usize) -> Result<Row
             plan.push(s.secs);
             rss[1] = rss[1].max(s.rss_mb);
         }
-        let d = [&common[..], &["destroy", "--auto-approve", "--parallelism", "64"]].concat();
+        let d = [
+            &common[..],
+            &["destroy", "--auto-approve", "--parallelism", "64"],
+        ]
+        .concat();
         let (s, _) = fedstack(bin, dir.path(), &d, &[])?;
         destroy.push(s.secs);
         rss[2] = rss[2].max(s.rss_mb);
@@ -88,12 +116,31 @@ fn cycle(bin: &Path, shape: &'static str, n: usize, rounds: usize) -> Result<Row
 }
 
 /// Apply wall time against the critical-path bound, with latency on.
-fn latency_bound(bin: &Path, n: usize, latency_ms: u64, parallelism: usize) -> Result<(f64, f64), String> {
+fn latency_bound(
+    bin: &Path,
+    n: usize,
+    latency_ms: u64,
+    parallelism: usize,
+) -> Result<(f64, f64), String> {
     let layers = 10;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    std::fs::write(dir.path().join("stack.yaml"), gen::dag(n, layers, &format!("{latency_ms}ms"))).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        gen::dag(n, layers, &format!("{latency_ms}ms")),
+    )
+    .map_err(|e| e.to_string())?;
     let p = parallelism.to_string();
-    let args = ["-f", "stack.yaml", "--state-dir", "state", "--json", "apply", "--auto-approve", "--parallelism", &p];
+    let args = [
+        "-f",
+        "stack.yaml",
+        "--state-dir",
+        "state",
+        "--json",
+        "apply",
+        "--auto-approve",
+        "--parallelism",
+        &p,
+    ];
     // The process's own start-up (parse, load, plan) is not part of the graph's bound:
     // measure the apply phase as the binary reports it in its apply_done event.
     let (s, out) = fedstack(bin, dir.path(), &args, &[])?;
@@ -111,9 +158,18 @@ fn latency_bound(bin: &Path, n: usize, latency_ms: u64, parallelism: usize) -> R
 }
 
 pub fn run_all(bin: &Path, sizes: &[usize]) -> Result<(), String> {
-    println!("fedstack benchmark: {} ({} cores)", bin.display(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "fedstack benchmark: {} ({} cores)",
+        bin.display(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     println!("targets for 1,000 resources: apply <= 0.300 s, no-op plan <= 0.050 s, destroy <= 0.300 s, peak RSS <= 40 MB; 10,000 within 12x\n");
-    println!("{:<6} {:>6} | {:>9} {:>7} | {:>9} {:>7} | {:>9} {:>7}", "shape", "N", "apply s", "RSS MB", "plan s", "RSS MB", "destroy s", "RSS MB");
+    println!(
+        "{:<6} {:>6} | {:>9} {:>7} | {:>9} {:>7} | {:>9} {:>7}",
+        "shape", "N", "apply s", "RSS MB", "plan s", "RSS MB", "destroy s", "RSS MB"
+    );
     for &n in sizes {
         for shape in ["fleet", "dag"] {
             let rounds = if n <= 2000 { 3 } else { 1 };

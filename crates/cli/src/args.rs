@@ -27,10 +27,21 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The stack file.
-    #[arg(short = 'f', long = "file", global = true, env = "FEDSTACK_FILE", default_value = "fedstack.yaml")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        env = "FEDSTACK_FILE",
+        default_value = "fedstack.yaml"
+    )]
     pub file: PathBuf,
     /// Where states (and the simulated clouds) live.
-    #[arg(long, global = true, env = "FEDSTACK_STATE_DIR", default_value = "state")]
+    #[arg(
+        long,
+        global = true,
+        env = "FEDSTACK_STATE_DIR",
+        default_value = "state"
+    )]
     pub state_dir: PathBuf,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -219,10 +230,14 @@ mod tests {
     #[test]
     fn refresh_flag_takes_an_optional_value() {
         let cli = Cli::try_parse_from(["fedstack", "plan", "--refresh=false"]).expect("parses");
-        let Command::Plan(p) = cli.command else { panic!("plan") };
+        let Command::Plan(p) = cli.command else {
+            panic!("plan")
+        };
         assert!(!p.opts.refresh);
         let cli = Cli::try_parse_from(["fedstack", "plan"]).expect("parses");
-        let Command::Plan(p) = cli.command else { panic!("plan") };
+        let Command::Plan(p) = cli.command else {
+            panic!("plan")
+        };
         assert!(p.opts.refresh);
     }
 }

@@ -25,7 +25,10 @@ pub struct Context {
 
 impl Context {
     pub fn new(g: &Global) -> Context {
-        let color = !g.no_color && !g.json && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+        let color = !g.no_color
+            && !g.json
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::stdout().is_terminal();
         Context {
             file: g.file.clone(),
             state_dir: g.state_dir.clone(),
@@ -63,15 +66,27 @@ impl Context {
 
     pub fn warn(&self, message: &str) {
         if self.json {
-            eprintln!("{}", serde_json::json!({"v": 1, "type": "warning", "message": message}));
+            eprintln!(
+                "{}",
+                serde_json::json!({"v": 1, "type": "warning", "message": message})
+            );
         } else {
             eprintln!("{} {message}", self.style.yellow("warning:"));
         }
     }
 
     /// Providers for every cloud that the stack or the state uses.
-    pub fn providers(&self, stack: &DesiredStack, state: &StateSnapshot, read_only: bool) -> Result<Providers, CliError> {
-        let mut used: BTreeSet<&str> = stack.resources.iter().filter_map(|r| r.cloud.as_deref()).collect();
+    pub fn providers(
+        &self,
+        stack: &DesiredStack,
+        state: &StateSnapshot,
+        read_only: bool,
+    ) -> Result<Providers, CliError> {
+        let mut used: BTreeSet<&str> = stack
+            .resources
+            .iter()
+            .filter_map(|r| r.cloud.as_deref())
+            .collect();
         used.extend(state.resources.values().filter_map(|r| r.cloud.as_deref()));
         used.extend(state.intents.values().filter_map(|i| i.cloud.as_deref()));
         let ctx = ProviderContext {
@@ -80,8 +95,13 @@ impl Context {
             read_only,
         };
         let mut providers = Providers::new();
-        for name in used {
-            let Some(cloud) = stack.clouds.get(name) else { continue };
+        // In the order the stack declares them, so the first problem reported is the first in the file.
+        let mut clouds: Vec<_> = used
+            .into_iter()
+            .filter_map(|n| stack.clouds.get(n).map(|c| (n, c)))
+            .collect();
+        clouds.sort_by_key(|(_, c)| c.span);
+        for (name, cloud) in clouds {
             let provider: SharedProvider = match cloud.provider {
                 ProviderType::Sim => Arc::new(fedstack_provider_sim::SimProvider::new(name, &cloud.settings, &ctx)?),
                 other => {
@@ -101,18 +121,27 @@ impl Context {
     }
 
     pub fn engine_settings(&self, stack: &DesiredStack, parallelism: usize) -> EngineSettings {
-        let mut s = EngineSettings { parallelism, ..EngineSettings::default() };
+        let mut s = EngineSettings {
+            parallelism,
+            ..EngineSettings::default()
+        };
         for (name, c) in &stack.clouds {
             if let Some(n) = c.settings.get("max_parallel").and_then(|v| v.as_u64()) {
                 s.cloud_limits.insert(name.clone(), n as usize);
             }
         }
-        if let Some(ms) = std::env::var("FEDSTACK_PROGRESS_INTERVAL").ok().and_then(|v| crate::args::parse_duration(&v).ok()) {
+        if let Some(ms) = std::env::var("FEDSTACK_PROGRESS_INTERVAL")
+            .ok()
+            .and_then(|v| crate::args::parse_duration(&v).ok())
+        {
             if !ms.is_zero() {
                 s.progress_interval = ms;
             }
         }
-        if let Some(ms) = std::env::var("FEDSTACK_RETRY_BASE_DELAY").ok().and_then(|v| crate::args::parse_duration(&v).ok()) {
+        if let Some(ms) = std::env::var("FEDSTACK_RETRY_BASE_DELAY")
+            .ok()
+            .and_then(|v| crate::args::parse_duration(&v).ok())
+        {
             s.retry.base_delay = ms;
         }
         s

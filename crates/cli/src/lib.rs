@@ -21,7 +21,10 @@ pub fn main_entry() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if json {
-                eprintln!("{}", serde_json::json!({"v": 1, "type": "error", "message": e.message, "hint": e.hint}));
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"v": 1, "type": "error", "message": e.message, "hint": e.hint})
+                );
             } else {
                 eprintln!("error: {e}");
             }

@@ -146,7 +146,8 @@ impl FromStr for Address {
         if name.is_empty() {
             return Err(AddressError::Malformed(s.to_string()));
         }
-        let kind = ResourceKind::parse(kind).ok_or_else(|| AddressError::UnknownKind(kind.to_string()))?;
+        let kind =
+            ResourceKind::parse(kind).ok_or_else(|| AddressError::UnknownKind(kind.to_string()))?;
         Ok(Address::new(kind, name))
     }
 }

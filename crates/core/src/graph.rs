@@ -17,7 +17,9 @@ pub struct DependencyGraph {
 impl DependencyGraph {
     /// Builds the graph. Dependencies on addresses that are not nodes are ignored
     /// (they are validated elsewhere).
-    pub fn new<'a>(nodes: impl IntoIterator<Item = (&'a Address, &'a [Address])>) -> DependencyGraph {
+    pub fn new<'a>(
+        nodes: impl IntoIterator<Item = (&'a Address, &'a [Address])>,
+    ) -> DependencyGraph {
         let nodes: Vec<(&Address, &[Address])> = nodes.into_iter().collect();
         let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
         let mut index = HashMap::with_capacity(nodes.len());
@@ -49,7 +51,13 @@ impl DependencyGraph {
     /// Addresses in dependency order (dependencies first); `None` if there is a cycle.
     pub fn topological_order(&self) -> Option<Vec<Address>> {
         let order = petgraph::algo::toposort(&self.graph, None).ok()?;
-        Some(order.into_iter().rev().map(|i| self.graph[i].clone()).collect())
+        Some(
+            order
+                .into_iter()
+                .rev()
+                .map(|i| self.graph[i].clone())
+                .collect(),
+        )
     }
 
     /// The addresses matched by the patterns plus everything they depend on.
@@ -64,7 +72,10 @@ impl DependencyGraph {
 
     fn closure(&self, seeds: &BTreeSet<Address>, dir: Direction) -> BTreeSet<Address> {
         let mut seen: BTreeSet<Address> = BTreeSet::new();
-        let mut stack: Vec<NodeIndex> = seeds.iter().filter_map(|a| self.index.get(a).copied()).collect();
+        let mut stack: Vec<NodeIndex> = seeds
+            .iter()
+            .filter_map(|a| self.index.get(a).copied())
+            .collect();
         for s in seeds {
             seen.insert(s.clone());
         }
@@ -117,7 +128,11 @@ mod tests {
     #[test]
     fn closures_follow_edges_both_ways() {
         let (x, y, z) = (a("x"), a("y"), a("z"));
-        let deps = [(x.clone(), vec![y.clone()]), (y.clone(), vec![z.clone()]), (z.clone(), vec![])];
+        let deps = [
+            (x.clone(), vec![y.clone()]),
+            (y.clone(), vec![z.clone()]),
+            (z.clone(), vec![]),
+        ];
         let g = DependencyGraph::new(deps.iter().map(|(a, d)| (a, d.as_slice())));
         let seed: BTreeSet<Address> = [y.clone()].into();
         assert_eq!(g.with_dependencies(&seed), [y.clone(), z.clone()].into());

@@ -3,10 +3,10 @@
 //! and hand the results in as values.
 
 pub mod address;
+pub mod graph;
+pub mod observe;
+pub mod plan;
 pub mod schema;
 pub mod stack;
 pub mod state;
 pub mod value;
-pub mod graph;
-pub mod observe;
-pub mod plan;

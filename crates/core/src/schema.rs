@@ -11,7 +11,9 @@ pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Cluster => &["region", "flavor", "network"],
         ResourceKind::NodePool => &["cluster", "cluster_id", "machine_type", "disk_size_gb"],
         ResourceKind::FederationHost => &["cluster", "cluster_id", "namespace", "scope"],
-        ResourceKind::FederationMember => &["cluster", "cluster_id", "host", "host_id", "namespace"],
+        ResourceKind::FederationMember => {
+            &["cluster", "cluster_id", "host", "host_id", "namespace"]
+        }
         ResourceKind::DnsZone => &["zone"],
         ResourceKind::HealthCheck => &["type", "interval"],
         ResourceKind::DnsRecord => &["zone", "zone_id", "fqdn", "type", "set_id", "routing"],

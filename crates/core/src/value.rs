@@ -108,6 +108,23 @@ impl Expr {
     }
 }
 
+/// Whether an attribute already has the wanted value; `null` counts as "not set".
+pub fn same_value(wanted: &Value, actual: Option<&Value>) -> bool {
+    match actual {
+        Some(a) => a == wanted,
+        None => wanted.is_null(),
+    }
+}
+
+/// The names of the attributes of `wanted` that `actual` does not already have.
+pub fn changed_attributes(wanted: &Values, actual: Option<&Values>) -> Vec<String> {
+    wanted
+        .iter()
+        .filter(|(k, v)| !same_value(v, actual.and_then(|a| a.get(*k))))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// Parses `${ADDRESS.OUTPUT}` references in a string. A string without any is a
 /// literal. Returns the offending text when a reference is malformed.
 pub fn parse_template(s: &str) -> Result<Expr, String> {
@@ -125,8 +142,9 @@ pub fn parse_template(s: &str) -> Result<Expr, String> {
             .find('}')
             .ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
         let inner = after[..end].trim();
-        let (addr, output) = split_reference(inner)
-            .ok_or_else(|| format!("`${{{inner}}}` is not a reference of the form ${{KIND.NAME.OUTPUT}}"))?;
+        let (addr, output) = split_reference(inner).ok_or_else(|| {
+            format!("`${{{inner}}}` is not a reference of the form ${{KIND.NAME.OUTPUT}}")
+        })?;
         parts.push(TemplatePart::Ref {
             address: addr,
             output,
@@ -173,7 +191,10 @@ mod tests {
     fn template_resolves_and_unknown_propagates() {
         let e = parse_template("https://${cluster.a.endpoint}:443").expect("valid");
         let got = e.resolve(&mut |_, _| Some(Value::String("1.2.3.4".into())));
-        assert_eq!(got, Known::Value(Value::String("https://1.2.3.4:443".into())));
+        assert_eq!(
+            got,
+            Known::Value(Value::String("https://1.2.3.4:443".into()))
+        );
         assert_eq!(e.resolve(&mut |_, _| None), Known::Unknown);
     }
 

@@ -2,7 +2,9 @@
 //! like Terraform's terraform_data, it only records its values.
 
 use async_trait::async_trait;
-use fedstack_provider::{Observed, Progress, Provider, ProviderError, ResourceSpec, ResourceStatus};
+use fedstack_provider::{
+    Observed, Progress, Provider, ProviderError, ResourceSpec, ResourceStatus,
+};
 use serde_json::Value;
 
 pub struct BuiltinProvider;
@@ -29,11 +31,20 @@ impl Provider for BuiltinProvider {
         Ok(Some(observed(spec)))
     }
 
-    async fn create(&self, spec: &ResourceSpec, _: &dyn Progress) -> Result<Observed, ProviderError> {
+    async fn create(
+        &self,
+        spec: &ResourceSpec,
+        _: &dyn Progress,
+    ) -> Result<Observed, ProviderError> {
         Ok(observed(spec))
     }
 
-    async fn update(&self, spec: &ResourceSpec, _: &[String], _: &dyn Progress) -> Result<Observed, ProviderError> {
+    async fn update(
+        &self,
+        spec: &ResourceSpec,
+        _: &[String],
+        _: &dyn Progress,
+    ) -> Result<Observed, ProviderError> {
         Ok(observed(spec))
     }
 
@@ -41,7 +52,11 @@ impl Provider for BuiltinProvider {
         Ok(())
     }
 
-    async fn wait_ready(&self, spec: &ResourceSpec, _: &dyn Progress) -> Result<Observed, ProviderError> {
+    async fn wait_ready(
+        &self,
+        spec: &ResourceSpec,
+        _: &dyn Progress,
+    ) -> Result<Observed, ProviderError> {
         Ok(observed(spec))
     }
 }

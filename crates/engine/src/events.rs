@@ -173,5 +173,7 @@ pub fn to_json_line(event: &Event) -> String {
         ts,
         event,
     })
-    .unwrap_or_else(|e| format!("{{\"v\":1,\"type\":\"error\",\"error\":\"cannot encode event: {e}\"}}"))
+    .unwrap_or_else(|e| {
+        format!("{{\"v\":1,\"type\":\"error\",\"error\":\"cannot encode event: {e}\"}}")
+    })
 }

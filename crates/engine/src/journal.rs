@@ -22,7 +22,9 @@ pub(crate) struct Journal {
 
 impl Journal {
     /// Starts the writer thread; it ends (returning the sink) when every handle is dropped.
-    pub(crate) fn start(mut sink: Box<dyn StateSink>) -> (Journal, thread::JoinHandle<Box<dyn StateSink>>) {
+    pub(crate) fn start(
+        mut sink: Box<dyn StateSink>,
+    ) -> (Journal, thread::JoinHandle<Box<dyn StateSink>>) {
         let (tx, rx) = mpsc::channel::<Request>();
         let handle = thread::spawn(move || {
             while let Ok(first) = rx.recv() {
@@ -53,6 +55,7 @@ impl Journal {
         self.tx
             .send((changes, reply))
             .map_err(|_| "the state writer stopped".to_string())?;
-        wait.await.map_err(|_| "the state writer stopped".to_string())?
+        wait.await
+            .map_err(|_| "the state writer stopped".to_string())?
     }
 }

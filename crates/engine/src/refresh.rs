@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fedstack_core::address::Address;
-use fedstack_core::observe::{Condition, Observation, ObservedResource, Observations};
+use fedstack_core::observe::{Condition, Observation, Observations, ObservedResource};
 use fedstack_core::state::{fingerprint, StateSnapshot};
 use fedstack_provider::{Observed, ProviderError, ResourceSpec, ResourceStatus, SharedProvider};
 use tokio::sync::Semaphore;
@@ -26,7 +26,11 @@ pub enum RefreshError {
 /// Converts a provider's view into the planner's (secrets become fingerprints).
 pub fn to_observation(o: Observed) -> ObservedResource {
     ObservedResource {
-        sensitive: o.secrets.iter().map(|(k, v)| (k.clone(), fingerprint(v))).collect(),
+        sensitive: o
+            .secrets
+            .iter()
+            .map(|(k, v)| (k.clone(), fingerprint(v)))
+            .collect(),
         attrs: o.attrs,
         outputs: o.outputs,
         condition: match o.status {
@@ -50,35 +54,62 @@ pub async fn refresh(
     let mut specs: BTreeMap<Address, (String, ResourceSpec)> = BTreeMap::new();
     for (a, r) in &state.resources {
         if let Some(cloud) = &r.cloud {
-            specs.insert(a.clone(), (cloud.clone(), ResourceSpec {
-                address: a.clone(),
-                cloud_name: r.cloud_name.clone(),
-                attrs: r.attrs.clone(),
-            }));
+            specs.insert(
+                a.clone(),
+                (
+                    cloud.clone(),
+                    ResourceSpec {
+                        address: a.clone(),
+                        cloud_name: r.cloud_name.clone(),
+                        attrs: r.attrs.clone(),
+                    },
+                ),
+            );
         }
     }
     for (a, i) in &state.intents {
         if let (Some(cloud), false) = (&i.cloud, specs.contains_key(a)) {
-            specs.insert(a.clone(), (cloud.clone(), ResourceSpec {
-                address: a.clone(),
-                cloud_name: i.cloud_name.clone(),
-                attrs: i.attrs.clone(),
-            }));
+            specs.insert(
+                a.clone(),
+                (
+                    cloud.clone(),
+                    ResourceSpec {
+                        address: a.clone(),
+                        cloud_name: i.cloud_name.clone(),
+                        attrs: i.attrs.clone(),
+                    },
+                ),
+            );
         }
     }
-    events.emit(Event::RefreshStart { resources: specs.len() });
+    events.emit(Event::RefreshStart {
+        resources: specs.len(),
+    });
 
     let global = Arc::new(Semaphore::new(settings.parallelism.max(1)));
     let mut per_cloud: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut tasks: JoinSet<(Address, Result<Option<Observed>, ProviderError>)> = JoinSet::new();
     let count = specs.len();
     for (address, (cloud, spec)) in specs {
-        let provider: SharedProvider = providers
+        let provider: SharedProvider =
+            providers
+                .get(&cloud)
+                .cloned()
+                .ok_or_else(|| RefreshError::MissingCloud {
+                    address: address.clone(),
+                    cloud: cloud.clone(),
+                })?;
+        let limit = settings
+            .cloud_limits
             .get(&cloud)
-            .cloned()
-            .ok_or_else(|| RefreshError::MissingCloud { address: address.clone(), cloud: cloud.clone() })?;
-        let limit = settings.cloud_limits.get(&cloud).copied().or_else(|| provider.max_parallel());
-        let cloud_sem = limit.map(|n| per_cloud.entry(cloud.clone()).or_insert_with(|| Arc::new(Semaphore::new(n.max(1)))).clone());
+            .copied()
+            .or_else(|| provider.max_parallel());
+        let cloud_sem = limit.map(|n| {
+            per_cloud
+                .entry(cloud.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(n.max(1))))
+                .clone()
+        });
         let global = global.clone();
         let retry = settings.retry.clone();
         tasks.spawn(async move {
@@ -108,7 +139,10 @@ pub async fn refresh(
     }
     failures.sort();
     if let Some(first) = failures.first() {
-        return Err(RefreshError::ReadFailed { count: failures.len(), first: first.clone() });
+        return Err(RefreshError::ReadFailed {
+            count: failures.len(),
+            first: first.clone(),
+        });
     }
     events.emit(Event::RefreshDone {
         resources: count,

@@ -27,7 +27,9 @@ impl RetryPolicy {
     /// The delay before retry number `attempt` (1-based): "full jitter" over an
     /// exponentially growing cap, and at least what the cloud asked for.
     pub fn delay(&self, attempt: u32, asked: Option<Duration>) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let cap = exp.min(self.max_delay);
         let jittered = cap.mul_f64(0.5 + fastrand::f64() * 0.5);
         asked.map_or(jittered, |a| a.max(jittered))
@@ -35,7 +37,11 @@ impl RetryPolicy {
 
     /// Runs `call` until it succeeds, fails for good, or the attempts run out.
     /// `on_retry` hears about every retry (for progress lines).
-    pub async fn run<T, F, Fut>(&self, mut call: F, mut on_retry: impl FnMut(u32, &ProviderError, Duration)) -> Result<T, ProviderError>
+    pub async fn run<T, F, Fut>(
+        &self,
+        mut call: F,
+        mut on_retry: impl FnMut(u32, &ProviderError, Duration),
+    ) -> Result<T, ProviderError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
@@ -80,7 +86,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retries_transient_errors_then_gives_up() {
-        let p = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        };
         let calls = Cell::new(0);
         let r: Result<(), _> = p
             .run(
@@ -92,7 +101,10 @@ mod tests {
             )
             .await;
         assert_eq!(calls.get(), 3);
-        assert!(r.expect_err("fails").message.contains("gave up after 3 attempts"));
+        assert!(r
+            .expect_err("fails")
+            .message
+            .contains("gave up after 3 attempts"));
     }
 
     #[tokio::test(start_paused = true)]

@@ -54,7 +54,10 @@ pub struct StopSignal {
 impl Default for StopSignal {
     fn default() -> StopSignal {
         let (tx, rx) = watch::channel(Stop::Run);
-        StopSignal { tx: Arc::new(tx), rx }
+        StopSignal {
+            tx: Arc::new(tx),
+            rx,
+        }
     }
 }
 

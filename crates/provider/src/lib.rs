@@ -116,7 +116,11 @@ pub trait Provider: Send + Sync {
     async fn read(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ProviderError>;
 
     /// Creates the object and waits until it is ready.
-    async fn create(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<Observed, ProviderError>;
+    async fn create(
+        &self,
+        spec: &ResourceSpec,
+        progress: &dyn Progress,
+    ) -> Result<Observed, ProviderError>;
 
     /// Changes the attributes named in `changed` in place and waits until ready.
     async fn update(
@@ -127,10 +131,18 @@ pub trait Provider: Send + Sync {
     ) -> Result<Observed, ProviderError>;
 
     /// Deletes the object and waits until it is gone. Already gone is success.
-    async fn delete(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<(), ProviderError>;
+    async fn delete(
+        &self,
+        spec: &ResourceSpec,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError>;
 
     /// Waits until an object found half-made (after a crash) is ready, then reads it.
-    async fn wait_ready(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<Observed, ProviderError>;
+    async fn wait_ready(
+        &self,
+        spec: &ResourceSpec,
+        progress: &dyn Progress,
+    ) -> Result<Observed, ProviderError>;
 
     /// At most this many calls at once against this cloud, whatever `--parallelism` says.
     fn max_parallel(&self) -> Option<usize> {

@@ -173,7 +173,7 @@ pub(crate) fn replay(
 mod tests {
     use super::*;
     use fedstack_core::address::{Address, ResourceKind};
-    use fedstack_core::state::StateChange;
+    use fedstack_core::state::{Intent, ResourceState, StateChange};
 
     fn entry(serial: u64, name: &str) -> JournalEntry {
         JournalEntry {

@@ -139,7 +139,7 @@ fn round_trip_through_journal_and_snapshot() {
     // The lineage is fixed by the first writer and kept afterwards.
     let lineage = s.lineage.clone();
     with_writer(&fx.backend, |w| {
-        w.append(vec![StateChange::Remove(addr("a"))])
+        w.append(vec![StateChange::Remove { address: addr("a") }])
             .expect("append");
         w.compact().expect("compact");
     });

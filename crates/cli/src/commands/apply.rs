@@ -7,7 +7,7 @@ use fedstack_core::plan::{Plan, PlanMode};
 use fedstack_core::stack::DesiredStack;
 use fedstack_core::state::StateChange;
 use fedstack_core::value::Known;
-use fedstack_engine::events::{Event, NoEvents};
+use fedstack_engine::events::Event;
 use fedstack_engine::{apply, ApplyReport, EventSink, StateSink, StopSignal};
 use fedstack_state::StateWriter;
 
@@ -22,23 +22,43 @@ pub fn run_apply(ctx: &Context, a: ApplyArgs) -> Result<u8, CliError> {
         Some(p) => Some(super::plan::load(p)?),
         None => None,
     };
-    execute(ctx, &a.run, |rt, stack, writer, providers, settings| match saved {
-        Some(plan) => {
-            check_saved(&plan, stack, writer)?;
-            Ok((plan, true))
-        }
-        None => {
-            let opts = super::plan::options(&a.opts.selection, &a.opts.replace, false);
-            let plan = super::plan::compute(rt, stack, writer.snapshot(), providers, settings, &opts, a.opts.refresh, Arc::new(NoEvents))?;
-            Ok((plan, false))
-        }
-    })
+    execute(
+        ctx,
+        &a.run,
+        |rt, stack, writer, providers, settings| match saved {
+            Some(plan) => {
+                check_saved(&plan, stack, writer)?;
+                Ok((plan, true))
+            }
+            None => {
+                let opts = super::plan::options(&a.opts.selection, &a.opts.replace, false);
+                let plan = super::plan::compute(
+                    rt,
+                    stack,
+                    writer.snapshot(),
+                    providers,
+                    settings,
+                    &opts,
+                    a.opts.refresh,
+                )?;
+                Ok((plan, false))
+            }
+        },
+    )
 }
 
 pub fn run_destroy(ctx: &Context, a: DestroyArgs) -> Result<u8, CliError> {
     execute(ctx, &a.run, |rt, stack, writer, providers, settings| {
         let opts = super::plan::options(&a.selection, &[], true);
-        let plan = super::plan::compute(rt, stack, writer.snapshot(), providers, settings, &opts, a.refresh, Arc::new(NoEvents))?;
+        let plan = super::plan::compute(
+            rt,
+            stack,
+            writer.snapshot(),
+            providers,
+            settings,
+            &opts,
+            a.refresh,
+        )?;
         Ok((plan, false))
     })
 }
@@ -47,10 +67,11 @@ pub fn run_destroy(ctx: &Context, a: DestroyArgs) -> Result<u8, CliError> {
 fn check_saved(plan: &Plan, stack: &DesiredStack, writer: &StateWriter) -> Result<(), CliError> {
     let state = writer.snapshot();
     if plan.stack != stack.name {
-        return Err(CliError::new(format!("the plan is for stack `{}`, not `{}`", plan.stack, stack.name)).hint("pass the stack it was made for with -f"));
-    }
-    if plan.state.lineage != state.lineage && !(plan.state.serial == 0 && state.serial == 0) {
-        return Err(CliError::new("the plan was made against a different state (lineage differs)").hint("make a new plan with `fedstack plan --out FILE`"));
+        return Err(CliError::new(format!(
+            "the plan is for stack `{}`, not `{}`",
+            plan.stack, stack.name
+        ))
+        .hint("pass the stack it was made for with -f"));
     }
     if plan.state.serial != state.serial {
         return Err(CliError::new(format!(
@@ -58,6 +79,12 @@ fn check_saved(plan: &Plan, stack: &DesiredStack, writer: &StateWriter) -> Resul
             plan.state.serial, state.serial
         ))
         .hint("make a new plan with `fedstack plan --out FILE` and review it"));
+    }
+    if plan.state.lineage != state.lineage && !(plan.state.serial == 0 && state.serial == 0) {
+        return Err(
+            CliError::new("the plan was made against a different state (lineage differs)")
+                .hint("make a new plan with `fedstack plan --out FILE`"),
+        );
     }
     Ok(())
 }
@@ -94,14 +121,17 @@ fn execute(
     }
     if !plan.has_changes() {
         if ctx.json {
-            println!("{}", fedstack_engine::events::to_json_line(&Event::ApplyDone {
-                counts: Default::default(),
-                failed: 0,
-                skipped: 0,
-                not_started: 0,
-                elapsed_ms: 0,
-                interrupted: false,
-            }));
+            println!(
+                "{}",
+                fedstack_engine::events::to_json_line(&Event::ApplyDone {
+                    counts: Default::default(),
+                    failed: 0,
+                    skipped: 0,
+                    not_started: 0,
+                    elapsed_ms: 0,
+                    interrupted: false,
+                })
+            );
         } else if plan.mode == PlanMode::Apply {
             print_outputs(ctx, &plan, writer.snapshot());
         }
@@ -112,7 +142,11 @@ fn execute(
         confirm(ctx, plan.mode)?;
     }
 
-    let events: Arc<dyn EventSink> = if ctx.json { Arc::new(JsonProgress) } else { Arc::new(HumanProgress { style: ctx.style }) };
+    let events: Arc<dyn EventSink> = if ctx.json {
+        Arc::new(JsonProgress)
+    } else {
+        Arc::new(HumanProgress { style: ctx.style })
+    };
     if !ctx.json {
         println!();
     }
@@ -121,8 +155,20 @@ fn execute(
     let stop = StopSignal::default();
     let report = rt.block_on(async {
         let watcher = tokio::spawn(watch_interrupts(stop.clone(), events.clone()));
-        let snapshot = writer.lock().map(|w| w.snapshot().clone()).unwrap_or_else(|p| p.into_inner().snapshot().clone());
-        let (report, _sink) = apply(&plan, &snapshot, sink, &providers, &settings, events.clone(), &stop).await;
+        let snapshot = writer
+            .lock()
+            .map(|w| w.snapshot().clone())
+            .unwrap_or_else(|p| p.into_inner().snapshot().clone());
+        let (report, _sink) = apply(
+            &plan,
+            &snapshot,
+            sink,
+            &providers,
+            &settings,
+            events.clone(),
+            &stop,
+        )
+        .await;
         watcher.abort();
         report
     });
@@ -136,11 +182,20 @@ fn execute(
     }
     drop(writer);
     lock.release()?;
-    Ok(if report.interrupted && report.failures.is_empty() { 130 } else if report.ok() { 0 } else { 1 })
+    Ok(if report.interrupted && report.failures.is_empty() {
+        130
+    } else if report.ok() {
+        0
+    } else {
+        1
+    })
 }
 
 /// Lets every provider persist what it keeps (the sim's world).
-fn finish(rt: &tokio::runtime::Runtime, providers: &fedstack_engine::Providers) -> Result<(), CliError> {
+fn finish(
+    rt: &tokio::runtime::Runtime,
+    providers: &fedstack_engine::Providers,
+) -> Result<(), CliError> {
     rt.block_on(async {
         for p in providers.values() {
             p.finish().await?;
@@ -164,10 +219,16 @@ async fn watch_interrupts(stop: StopSignal, events: Arc<dyn EventSink>) {
 
 /// Asks for "yes" on a terminal; refuses without one.
 fn confirm(ctx: &Context, mode: PlanMode) -> Result<(), CliError> {
-    let verb = if mode == PlanMode::Destroy { "destroy these resources" } else { "perform these actions" };
+    let verb = if mode == PlanMode::Destroy {
+        "destroy these resources"
+    } else {
+        "perform these actions"
+    };
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::new(format!("refusing to {verb} without confirmation: no terminal to ask on"))
-            .hint("review the plan above, then re-run with --auto-approve"));
+        return Err(CliError::new(format!(
+            "refusing to {verb} without confirmation: no terminal to ask on"
+        ))
+        .hint("review the plan above, then re-run with --auto-approve"));
     }
     print!("\nDo you want to {verb}? Only 'yes' will be accepted: ");
     let _ = std::io::stdout().flush();
@@ -177,7 +238,14 @@ fn confirm(ctx: &Context, mode: PlanMode) -> Result<(), CliError> {
         .read_line(&mut answer)
         .map_err(|e| CliError::new(format!("cannot read the answer: {e}")))?;
     if answer.trim() != "yes" {
-        return Err(CliError::new(format!("cancelled: nothing was changed ({} not approved)", if mode == PlanMode::Destroy { "destroy" } else { "apply" })));
+        return Err(CliError::new(format!(
+            "cancelled: nothing was changed ({} not approved)",
+            if mode == PlanMode::Destroy {
+                "destroy"
+            } else {
+                "apply"
+            }
+        )));
     }
     let _ = ctx;
     Ok(())
@@ -192,7 +260,10 @@ fn print_report(ctx: &Context, plan: &Plan, r: &ApplyReport) {
     let mut counts = if plan.mode == PlanMode::Destroy {
         format!("{} destroyed", c.destroyed)
     } else {
-        format!("{} added, {} changed, {} destroyed", c.added, c.changed, c.destroyed)
+        format!(
+            "{} added, {} changed, {} destroyed",
+            c.added, c.changed, c.destroyed
+        )
     };
     if c.adopted > 0 {
         counts.push_str(&format!(", {} adopted", c.adopted));
@@ -202,13 +273,22 @@ fn print_report(ctx: &Context, plan: &Plan, r: &ApplyReport) {
     }
     println!();
     if !r.failures.is_empty() {
-        println!("{}", s.red(&s.bold(&format!("{} failed:", plural(r.failures.len(), "resource")))));
+        println!(
+            "{}",
+            s.red(&s.bold(&format!("{} failed:", plural(r.failures.len(), "resource"))))
+        );
         for f in &r.failures {
             println!("  {}: {}", f.address, f.error);
         }
     }
     if !r.skipped.is_empty() {
-        println!("{}", s.yellow(&format!("{} not changed because something they depend on failed.", plural(r.skipped.len(), "resource"))));
+        println!(
+            "{}",
+            s.yellow(&format!(
+                "{} not changed because something they depend on failed.",
+                plural(r.skipped.len(), "resource")
+            ))
+        );
     }
     if r.interrupted {
         println!(
@@ -219,13 +299,27 @@ fn print_report(ctx: &Context, plan: &Plan, r: &ApplyReport) {
             ))
         );
     }
-    let verb = if plan.mode == PlanMode::Destroy { "Destroy" } else { "Apply" };
+    let verb = if plan.mode == PlanMode::Destroy {
+        "Destroy"
+    } else {
+        "Apply"
+    };
     let line = if r.ok() {
         s.green(&s.bold(&format!("{verb} complete! Resources: {counts}.")))
     } else {
-        s.red(&s.bold(&format!("{verb} incomplete. Resources: {counts}; {} failed, {} skipped.", r.failures.len(), r.skipped.len())))
+        s.red(&s.bold(&format!(
+            "{verb} incomplete. Resources: {counts}; {} failed, {} skipped.",
+            r.failures.len(),
+            r.skipped.len()
+        )))
     };
-    println!("{line} {}", s.dim(&format!("({})", crate::render::elapsed(r.elapsed.as_millis() as u64))));
+    println!(
+        "{line} {}",
+        s.dim(&format!(
+            "({})",
+            crate::render::elapsed(r.elapsed.as_millis() as u64)
+        ))
+    );
 }
 
 fn plural(n: usize, what: &str) -> String {
@@ -260,7 +354,10 @@ struct SharedWriter(Arc<Mutex<StateWriter>>);
 
 impl StateSink for SharedWriter {
     fn append(&mut self, changes: Vec<StateChange>) -> Result<u64, String> {
-        let mut w = self.0.lock().map_err(|_| "the state writer lock is poisoned".to_string())?;
+        let mut w = self
+            .0
+            .lock()
+            .map_err(|_| "the state writer lock is poisoned".to_string())?;
         w.append(changes).map_err(|e| e.to_string())
     }
 }

@@ -7,11 +7,21 @@ use crate::error::CliError;
 
 pub fn run(ctx: &Context) -> Result<u8, CliError> {
     let stack = ctx.stack()?;
-    let graph = DependencyGraph::new(stack.resources.iter().map(|r| (&r.address, r.depends_on.as_slice())));
+    let graph = DependencyGraph::new(
+        stack
+            .resources
+            .iter()
+            .map(|r| (&r.address, r.depends_on.as_slice())),
+    );
     let labels: BTreeMap<_, _> = stack
         .resources
         .iter()
-        .map(|r| (r.address.clone(), r.cloud.clone().unwrap_or_else(|| "built-in".into())))
+        .map(|r| {
+            (
+                r.address.clone(),
+                r.cloud.clone().unwrap_or_else(|| "built-in".into()),
+            )
+        })
         .collect();
     print!("{}", graph.to_dot(&labels));
     Ok(0)

@@ -15,31 +15,58 @@ pub fn run(ctx: &Context, a: ImportArgs) -> Result<u8, CliError> {
     let stack = ctx.stack()?;
     let address: Address = a.address.parse()?;
     let Some(res) = stack.resources.iter().find(|r| r.address == address) else {
-        return Err(CliError::new(format!("{address} is not in the stack {}", stack.file)).hint("declare it in the stack first, then import it"));
+        return Err(
+            CliError::new(format!("{address} is not in the stack {}", stack.file))
+                .hint("declare it in the stack first, then import it"),
+        );
     };
     let Some(cloud) = &res.cloud else {
-        return Err(CliError::new(format!("{address} is built-in (no cloud): there is nothing to import")));
+        return Err(CliError::new(format!(
+            "{address} is built-in (no cloud): there is nothing to import"
+        )));
     };
     let backend = ctx.backend(&stack.name);
     let lock = backend.lock("import", a.lock.lock_timeout)?;
     let (mut writer, _) = backend.open_writer(&lock)?;
     if writer.snapshot().resources.contains_key(&address) {
-        return Err(CliError::new(format!("{address} is already in the state")).hint(format!("`fedstack state rm {address}` first to import it anew")));
+        return Err(
+            CliError::new(format!("{address} is already in the state")).hint(format!(
+                "`fedstack state rm {address}` first to import it anew"
+            )),
+        );
     }
     let providers = ctx.providers(&stack, writer.snapshot(), false)?;
-    let provider = providers.get(cloud).ok_or_else(|| CliError::new(format!("cloud `{cloud}` is not configured")))?;
+    let provider = providers
+        .get(cloud)
+        .ok_or_else(|| CliError::new(format!("cloud `{cloud}` is not configured")))?;
     // Read with the desired attributes (those that are known) as context.
     let mut attrs = fedstack_core::value::Values::new();
     for (k, e) in &res.attrs {
-        if let Known::Value(v) = e.resolve(&mut |d, o| writer.snapshot().resources.get(d).and_then(|r| r.output(o).cloned())) {
+        if let Known::Value(v) = e.resolve(&mut |d, o| {
+            writer
+                .snapshot()
+                .resources
+                .get(d)
+                .and_then(|r| r.output(o).cloned())
+        }) {
             attrs.insert(k.clone(), v);
         }
     }
-    let cloud_name = a.cloud_name.clone().unwrap_or_else(|| address.cloud_name().to_string());
-    let spec = ResourceSpec { address: address.clone(), cloud_name: cloud_name.clone(), attrs };
+    let cloud_name = a
+        .cloud_name
+        .clone()
+        .unwrap_or_else(|| address.cloud_name().to_string());
+    let spec = ResourceSpec {
+        address: address.clone(),
+        cloud_name: cloud_name.clone(),
+        attrs,
+    };
     let found = rt.block_on(provider.read(&spec))?;
     let Some(o) = found else {
-        return Err(CliError::new(format!("{address}: no `{cloud_name}` in cloud `{cloud}` to import")).hint("check the name; `fedstack sim list` shows simulated objects"));
+        return Err(CliError::new(format!(
+            "{address}: no `{cloud_name}` in cloud `{cloud}` to import"
+        ))
+        .hint("check the name; `fedstack sim list` shows simulated objects"));
     };
     let o = to_observation(o);
     writer.append(vec![StateChange::Put(Box::new(ResourceState {

@@ -31,7 +31,12 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::State(c) => state::run(&ctx, c),
         Command::Sim(c) => sim::run(&ctx, c),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "fedstack", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "fedstack",
+                &mut std::io::stdout(),
+            );
             Ok(0)
         }
     }

@@ -24,17 +24,33 @@ pub fn run(ctx: &Context, a: OutputArgs) -> Result<u8, CliError> {
             Known::Value(v) => v,
             Known::Unknown => Value::Null,
         };
-        values.insert(name.clone(), serde_json::json!({"value": v, "sensitive": o.sensitive}));
+        values.insert(
+            name.clone(),
+            serde_json::json!({"value": v, "sensitive": o.sensitive}),
+        );
     }
     if let Some(n) = &a.name {
         let Some(entry) = values.get(n) else {
             let names: Vec<&String> = stack.outputs.keys().collect();
-            return Err(CliError::new(format!("no output named `{n}`"))
-                .hint(if names.is_empty() { "the stack declares no outputs".to_string() } else { format!("outputs are: {}", names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")) }));
+            return Err(CliError::new(format!("no output named `{n}`")).hint(
+                if names.is_empty() {
+                    "the stack declares no outputs".to_string()
+                } else {
+                    format!(
+                        "outputs are: {}",
+                        names
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            ));
         };
         let v = &entry["value"];
         if v.is_null() {
-            return Err(CliError::new(format!("output `{n}` has no value yet")).hint("run `fedstack apply` first"));
+            return Err(CliError::new(format!("output `{n}` has no value yet"))
+                .hint("run `fedstack apply` first"));
         }
         match (a.raw, v) {
             (true, Value::String(s)) => println!("{s}"),

@@ -1,12 +1,11 @@
 use std::io::Write;
-use std::sync::Arc;
 
 use fedstack_core::observe::Observations;
 use fedstack_core::plan::{make_plan, Plan, PlanOptions};
 use fedstack_core::stack::DesiredStack;
 use fedstack_core::state::StateSnapshot;
 use fedstack_engine::events::NoEvents;
-use fedstack_engine::{refresh, EngineSettings, EventSink, Providers};
+use fedstack_engine::{refresh, EngineSettings, Providers};
 
 use crate::args::{PlanArgs, Selection};
 use crate::context::Context;
@@ -32,10 +31,9 @@ pub(crate) fn compute(
     settings: &EngineSettings,
     options: &PlanOptions,
     refresh_first: bool,
-    events: Arc<dyn EventSink>,
 ) -> Result<Plan, CliError> {
     let observed = if refresh_first {
-        rt.block_on(refresh(state, providers, settings, events.as_ref()))?
+        rt.block_on(refresh(state, providers, settings, &NoEvents))?
     } else {
         Observations::new()
     };
@@ -48,19 +46,39 @@ pub fn run(ctx: &Context, a: PlanArgs) -> Result<u8, CliError> {
     let state = ctx.read_state(&stack.name)?;
     let providers = ctx.providers(&stack, &state, true)?;
     let settings = ctx.engine_settings(&stack, 10);
-    let plan = compute(&rt, &stack, &state, &providers, &settings, &options(&a.opts.selection, &a.opts.replace, a.destroy), a.opts.refresh, Arc::new(NoEvents))?;
+    let plan = compute(
+        &rt,
+        &stack,
+        &state,
+        &providers,
+        &settings,
+        &options(&a.opts.selection, &a.opts.replace, a.destroy),
+        a.opts.refresh,
+    )?;
     if let Some(out) = &a.out {
         save(out, &plan)?;
     }
     if ctx.json {
-        println!("{}", serde_json::to_string(&plan).map_err(|e| CliError::new(format!("cannot encode the plan: {e}")))?);
+        println!(
+            "{}",
+            serde_json::to_string(&plan)
+                .map_err(|e| CliError::new(format!("cannot encode the plan: {e}")))?
+        );
     } else {
         print!("{}", render_plan(&plan, ctx.style));
         if let Some(out) = &a.out {
-            println!("\nSaved the plan to {}. To apply exactly these changes: fedstack apply {}", out.display(), out.display());
+            println!(
+                "\nSaved the plan to {}. To apply exactly these changes: fedstack apply {}",
+                out.display(),
+                out.display()
+            );
         }
         if !a.opts.refresh {
-            println!("{}", ctx.style.dim("(--refresh=false: compared with the recorded state only)"));
+            println!(
+                "{}",
+                ctx.style
+                    .dim("(--refresh=false: compared with the recorded state only)")
+            );
         }
     }
     Ok(match (a.detailed_exitcode, plan.has_changes()) {
@@ -71,7 +89,8 @@ pub fn run(ctx: &Context, a: PlanArgs) -> Result<u8, CliError> {
 
 /// Writes a plan file atomically, readable by the owner only (it describes infrastructure).
 pub(crate) fn save(path: &std::path::Path, plan: &Plan) -> Result<(), CliError> {
-    let text = serde_json::to_vec_pretty(plan).map_err(|e| CliError::new(format!("cannot encode the plan: {e}")))?;
+    let text = serde_json::to_vec_pretty(plan)
+        .map_err(|e| CliError::new(format!("cannot encode the plan: {e}")))?;
     let tmp = path.with_extension("tmp");
     let write = || -> std::io::Result<()> {
         let mut f = open_private(&tmp)?;
@@ -95,10 +114,22 @@ fn open_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
 
 /// Reads a saved plan, checking its format version.
 pub(crate) fn load(path: &std::path::Path) -> Result<Plan, CliError> {
-    let text = std::fs::read(path).map_err(|e| CliError::new(format!("cannot read plan file {}: {}", path.display(), crate::context::io_reason(&e))))?;
+    let text = std::fs::read(path).map_err(|e| {
+        CliError::new(format!(
+            "cannot read plan file {}: {}",
+            path.display(),
+            crate::context::io_reason(&e)
+        ))
+    })?;
     let plan: Plan = serde_json::from_slice(&text).map_err(|e| {
-        CliError::new(format!("{}:{}:{}: not a fedstack plan: {}", path.display(), e.line(), e.column(), first_clause(&e.to_string())))
-            .hint("make one with `fedstack plan --out FILE`")
+        CliError::new(format!(
+            "{}:{}:{}: not a fedstack plan: {}",
+            path.display(),
+            e.line(),
+            e.column(),
+            first_clause(&e.to_string())
+        ))
+        .hint("make one with `fedstack plan --out FILE`")
     })?;
     if plan.format_version != fedstack_core::plan::PLAN_FORMAT_VERSION {
         return Err(CliError::new(format!(

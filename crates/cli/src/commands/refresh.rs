@@ -19,8 +19,17 @@ pub fn run(ctx: &Context, a: LockArgs) -> Result<u8, CliError> {
     }
     let providers = ctx.providers(&stack, writer.snapshot(), true)?;
     let settings = ctx.engine_settings(&stack, 10);
-    let observed = rt.block_on(fedstack_engine::refresh(writer.snapshot(), &providers, &settings, &NoEvents))?;
-    let desired_deps: std::collections::HashMap<_, _> = stack.resources.iter().map(|r| (&r.address, &r.depends_on)).collect();
+    let observed = rt.block_on(fedstack_engine::refresh(
+        writer.snapshot(),
+        &providers,
+        &settings,
+        &NoEvents,
+    ))?;
+    let desired_deps: std::collections::HashMap<_, _> = stack
+        .resources
+        .iter()
+        .map(|r| (&r.address, &r.depends_on))
+        .collect();
     let state = writer.snapshot();
     let mut changes = Vec::new();
     let mut lines = Vec::new();
@@ -40,7 +49,14 @@ pub fn run(ctx: &Context, a: LockArgs) -> Result<u8, CliError> {
             Observation::Present(o) => {
                 let (cloud, cloud_name, depends_on) = match (recorded, intent) {
                     (Some(r), _) => (r.cloud.clone(), r.cloud_name.clone(), r.depends_on.clone()),
-                    (None, Some(i)) => (i.cloud.clone(), i.cloud_name.clone(), desired_deps.get(a).map(|d| (*d).clone()).unwrap_or_else(|| i.depends_on.clone())),
+                    (None, Some(i)) => (
+                        i.cloud.clone(),
+                        i.cloud_name.clone(),
+                        desired_deps
+                            .get(a)
+                            .map(|d| (*d).clone())
+                            .unwrap_or_else(|| i.depends_on.clone()),
+                    ),
                     (None, None) => continue,
                 };
                 let updated = ResourceState {
@@ -53,7 +69,11 @@ pub fn run(ctx: &Context, a: LockArgs) -> Result<u8, CliError> {
                     depends_on,
                 };
                 if recorded != Some(&updated) {
-                    lines.push(if recorded.is_none() { format!("{a}: adopted from an interrupted run") } else { format!("{a}: updated from the cloud") });
+                    lines.push(if recorded.is_none() {
+                        format!("{a}: adopted from an interrupted run")
+                    } else {
+                        format!("{a}: updated from the cloud")
+                    });
                     changes.push(StateChange::Put(Box::new(updated)));
                 }
             }
@@ -67,7 +87,11 @@ pub fn run(ctx: &Context, a: LockArgs) -> Result<u8, CliError> {
     for l in &lines {
         println!("{l}");
     }
-    println!("Refreshed {} resources; {n} recorded change{}.", observed.len(), if n == 1 { "" } else { "s" });
+    println!(
+        "Refreshed {} resources; {n} recorded change{}.",
+        observed.len(),
+        if n == 1 { "" } else { "s" }
+    );
     lock.release()?;
     Ok(0)
 }

@@ -17,12 +17,18 @@ pub fn run(ctx: &Context, c: SimCommand) -> Result<u8, CliError> {
                 return Ok(0);
             }
             if objects.is_empty() {
-                println!("The simulated clouds under {} are empty.", ctx.state_dir.display());
+                println!(
+                    "The simulated clouds under {} are empty.",
+                    ctx.state_dir.display()
+                );
                 return Ok(0);
             }
             let w = objects.iter().map(|o| o.address.len()).max().unwrap_or(0);
             for o in &objects {
-                println!("{:w$}  {:10} {:6} {}", o.address, o.account, o.flavor, o.status);
+                println!(
+                    "{:w$}  {:10} {:6} {}",
+                    o.address, o.account, o.flavor, o.status
+                );
             }
             Ok(0)
         }
@@ -31,9 +37,13 @@ pub fn run(ctx: &Context, c: SimCommand) -> Result<u8, CliError> {
             println!("Deleted {address} from the simulated cloud.");
             Ok(0)
         }
-        SimCommand::Set { address, assignment } => {
+        SimCommand::Set {
+            address,
+            assignment,
+        } => {
             let Some((key, value)) = assignment.split_once('=') else {
-                return Err(CliError::new(format!("`{assignment}` is not KEY=VALUE")).hint("e.g. fedstack sim set cluster.a kubernetes_version=1.30"));
+                return Err(CliError::new(format!("`{assignment}` is not KEY=VALUE"))
+                    .hint("e.g. fedstack sim set cluster.a kubernetes_version=1.30"));
             };
             fedstack_provider_sim::set(&ctx.state_dir, &address, key, value)?;
             println!("Set {key} on {address} in the simulated cloud.");

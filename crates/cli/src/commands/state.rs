@@ -14,8 +14,16 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
             let state = ctx.read_state(&stack.name)?;
             let matches = |a: &Address| pattern.as_deref().is_none_or(|p| a.matches(p));
             if ctx.json {
-                let list: Vec<String> = state.resources.keys().filter(|a| matches(a)).map(|a| a.to_string()).collect();
-                println!("{}", serde_json::json!({"v": 1, "serial": state.serial, "resources": list, "pending": state.intents.keys().map(|a| a.to_string()).collect::<Vec<_>>()}));
+                let list: Vec<String> = state
+                    .resources
+                    .keys()
+                    .filter(|a| matches(a))
+                    .map(|a| a.to_string())
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({"v": 1, "serial": state.serial, "resources": list, "pending": state.intents.keys().map(|a| a.to_string()).collect::<Vec<_>>()})
+                );
                 return Ok(0);
             }
             for a in state.resources.keys().filter(|a| matches(a)) {
@@ -23,7 +31,13 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
             }
             for (a, i) in &state.intents {
                 if matches(a) && !state.resources.contains_key(a) {
-                    println!("{a} {}", ctx.style.yellow(&format!("(pending {:?} from an interrupted run)", i.operation).to_lowercase()));
+                    println!(
+                        "{a} {}",
+                        ctx.style.yellow(
+                            &format!("(pending {:?} from an interrupted run)", i.operation)
+                                .to_lowercase()
+                        )
+                    );
                 }
             }
             Ok(0)
@@ -32,9 +46,14 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
             let address: Address = address.parse()?;
             let state = ctx.read_state(&stack.name)?;
             let Some(r) = state.resources.get(&address) else {
-                return Err(CliError::new(format!("{address} is not in the state")).hint("`fedstack state list` shows what is"));
+                return Err(CliError::new(format!("{address} is not in the state"))
+                    .hint("`fedstack state list` shows what is"));
             };
-            let text = if ctx.json { serde_json::to_string(r) } else { serde_json::to_string_pretty(r) };
+            let text = if ctx.json {
+                serde_json::to_string(r)
+            } else {
+                serde_json::to_string_pretty(r)
+            };
             println!("{}", text.map_err(|e| CliError::new(e.to_string()))?);
             Ok(0)
         }
@@ -47,7 +66,8 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
                 let address: Address = a.parse()?;
                 let s = writer.snapshot();
                 if !s.resources.contains_key(&address) && !s.intents.contains_key(&address) {
-                    return Err(CliError::new(format!("{address} is not in the state")).hint("nothing was removed; `fedstack state list` shows what is"));
+                    return Err(CliError::new(format!("{address} is not in the state"))
+                        .hint("nothing was removed; `fedstack state list` shows what is"));
                 }
                 changes.push(StateChange::Remove { address });
             }
@@ -61,7 +81,10 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
         }
         StateCommand::Unlock { id } => {
             let info = ctx.backend(&stack.name).unlock(&id)?;
-            println!("Removed the lock {} held by pid {} on {} ({}).", info.id, info.pid, info.host, info.operation);
+            println!(
+                "Removed the lock {} held by pid {} on {} ({}).",
+                info.id, info.pid, info.host, info.operation
+            );
             Ok(0)
         }
     }

@@ -7,7 +7,7 @@ pub mod style;
 
 /// `2m10s`, `12s`, `0.4s`.
 pub fn elapsed(ms: u64) -> String {
-    if ms < 10_000 && ms % 1000 != 0 && ms < 1000 {
+    if ms < 1000 {
         return format!("{:.1}s", ms as f64 / 1000.0);
     }
     let secs = ms / 1000;

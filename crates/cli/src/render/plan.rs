@@ -10,7 +10,11 @@ use super::style::Style;
 /// Renders the whole plan: one block per change, then the summary line.
 pub fn render_plan(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    let changes: Vec<&Change> = plan.changes.iter().filter(|c| c.action.is_change()).collect();
+    let changes: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action.is_change())
+        .collect();
     if changes.is_empty() {
         out.push_str(&style.green(&style.bold("No changes.")));
         out.push_str(match plan.mode {
@@ -80,7 +84,11 @@ fn render_change(out: &mut String, c: &Change, style: Style) {
     let _ = writeln!(out, "  {}", style.bold(&headline(c)));
     let _ = writeln!(out, "{:>3} {}", paint_symbol(c.action, style), c.address);
     let diffs: Vec<&AttrDiff> = match c.action {
-        Action::Create => c.diffs.iter().filter(|d| d.after_unknown || d.after.as_ref().is_some_and(|v| !v.is_null())).collect(),
+        Action::Create => c
+            .diffs
+            .iter()
+            .filter(|d| d.after_unknown || d.after.as_ref().is_some_and(|v| !v.is_null()))
+            .collect(),
         Action::Update | Action::Replace | Action::Adopt => c.diffs.iter().collect(),
         _ => Vec::new(),
     };
@@ -92,11 +100,23 @@ fn render_change(out: &mut String, c: &Change, style: Style) {
             d.after.as_ref().map(value).unwrap_or_else(|| "null".into())
         };
         let line = match (&d.before, c.action) {
-            (_, Action::Create) | (None, _) => format!("{} {:width$} = {after}", style.green("+"), d.name),
-            (Some(b), _) if d.after.as_ref().is_none_or(Value::is_null) && !d.after_unknown => {
-                format!("{} {:width$} = {} -> null", style.red("-"), d.name, value(b))
+            (_, Action::Create) | (None, _) => {
+                format!("{} {:width$} = {after}", style.green("+"), d.name)
             }
-            (Some(b), _) => format!("{} {:width$} = {} -> {after}", style.yellow("~"), d.name, value(b)),
+            (Some(b), _) if d.after.as_ref().is_none_or(Value::is_null) && !d.after_unknown => {
+                format!(
+                    "{} {:width$} = {} -> null",
+                    style.red("-"),
+                    d.name,
+                    value(b)
+                )
+            }
+            (Some(b), _) => format!(
+                "{} {:width$} = {} -> {after}",
+                style.yellow("~"),
+                d.name,
+                value(b)
+            ),
         };
         let _ = write!(out, "      {line}");
         if d.forces_replacement && c.action == Action::Replace {
@@ -110,14 +130,20 @@ fn render_change(out: &mut String, c: &Change, style: Style) {
 pub fn value(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
-        Value::Array(items) => format!("[{}]", items.iter().map(value).collect::<Vec<_>>().join(", ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(value).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(m) => {
             if m.is_empty() {
                 "{}".into()
             } else {
                 format!(
                     "{{ {} }}",
-                    m.iter().map(|(k, v)| format!("{k} = {}", value(v))).collect::<Vec<_>>().join(", ")
+                    m.iter()
+                        .map(|(k, v)| format!("{k} = {}", value(v)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             }
         }

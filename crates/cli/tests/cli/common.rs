@@ -1,7 +1,5 @@
 //! Helpers for CLI tests: each test runs the real binary in its own temp dir.
 
-
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -20,7 +18,10 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env { dir: tempfile::tempdir().expect("temp dir"), vars: Vec::new() }
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+            vars: Vec::new(),
+        }
     }
 
     /// A temp dir holding `stack.yaml` with this text.
@@ -32,7 +33,8 @@ impl Env {
 
     /// The reference sim stack, with latencies scaled by `scale` (0 = instant).
     pub fn multicloud(scale: f64) -> Env {
-        let text = std::fs::read_to_string(repo().join("stacks/multicloud-sim.yaml")).expect("reference stack");
+        let text = std::fs::read_to_string(repo().join("stacks/multicloud-sim.yaml"))
+            .expect("reference stack");
         let mut env = Env::with_stack(&text);
         env.var("FEDSTACK_SIM_LATENCY_SCALE", &scale.to_string());
         env
@@ -76,7 +78,11 @@ impl Env {
     }
 
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn fedstack")
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn fedstack")
     }
 
     /// `fedstack apply --auto-approve`, which must succeed.
@@ -88,7 +94,12 @@ impl Env {
     pub fn state_addresses(&self) -> Vec<String> {
         let r = self.run(&["--json", "state", "list"]).success();
         let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("state list --json");
-        let mut list: Vec<String> = v["resources"].as_array().expect("resources").iter().map(|a| a.as_str().unwrap_or("").to_string()).collect();
+        let mut list: Vec<String> = v["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .map(|a| a.as_str().unwrap_or("").to_string())
+            .collect();
         list.sort();
         list
     }
@@ -97,23 +108,46 @@ impl Env {
     pub fn state_pending(&self) -> Vec<String> {
         let r = self.run(&["--json", "state", "list"]).success();
         let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("state list --json");
-        v["pending"].as_array().expect("pending").iter().map(|a| a.as_str().unwrap_or("").to_string()).collect()
+        v["pending"]
+            .as_array()
+            .expect("pending")
+            .iter()
+            .map(|a| a.as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     /// Addresses of the objects in the simulated clouds.
     pub fn sim_addresses(&self) -> Vec<String> {
         let r = self.run(&["--json", "sim", "list"]).success();
         let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("sim list --json");
-        let mut list: Vec<String> = v.as_array().expect("array").iter().map(|o| o["address"].as_str().unwrap_or("").to_string()).collect();
+        let mut list: Vec<String> = v
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|o| o["address"].as_str().unwrap_or("").to_string())
+            .collect();
         list.sort();
         list
     }
 
     /// Every address the stack declares, from the plan of an empty state.
     pub fn declared_addresses(&self) -> Vec<String> {
-        let r = self.run(&["--json", "plan", "--refresh=false", "--state-dir", "empty-state"]).success();
+        let r = self
+            .run(&[
+                "--json",
+                "plan",
+                "--refresh=false",
+                "--state-dir",
+                "empty-state",
+            ])
+            .success();
         let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan --json");
-        let mut list: Vec<String> = v["changes"].as_array().expect("changes").iter().map(|c| c["address"].as_str().unwrap_or("").to_string()).collect();
+        let mut list: Vec<String> = v["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .map(|c| c["address"].as_str().unwrap_or("").to_string())
+            .collect();
         list.sort();
         list
     }
@@ -138,19 +172,33 @@ impl Run {
     }
 
     pub fn success(self) -> Run {
-        assert_eq!(self.code, 0, "`fedstack {}` failed\nstdout:\n{}\nstderr:\n{}", self.args, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "`fedstack {}` failed\nstdout:\n{}\nstderr:\n{}",
+            self.args, self.stdout, self.stderr
+        );
         self
     }
 
     pub fn code(self, code: i32) -> Run {
-        assert_eq!(self.code, code, "`fedstack {}`: exit code\nstdout:\n{}\nstderr:\n{}", self.args, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "`fedstack {}`: exit code\nstdout:\n{}\nstderr:\n{}",
+            self.args, self.stdout, self.stderr
+        );
         self
     }
 
     /// No panic, no Rust debug dump.
     pub fn clean(self) -> Run {
         for bad in ["panicked", "RUST_BACKTRACE", "Os {", "kind: ", "Error {"] {
-            assert!(!self.stderr.contains(bad) && !self.stdout.contains(bad), "debug output in `fedstack {}`:\n{}{}", self.args, self.stdout, self.stderr);
+            assert!(
+                !self.stderr.contains(bad) && !self.stdout.contains(bad),
+                "debug output in `fedstack {}`:\n{}{}",
+                self.args,
+                self.stdout,
+                self.stderr
+            );
         }
         self
     }

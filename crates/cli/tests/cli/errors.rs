@@ -7,7 +7,12 @@ fn missing_stack_file_is_one_line_with_a_hint() {
     let env = Env::new();
     let r = env.run(&["plan"]).code(1).clean();
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
-    assert!(r.stderr.starts_with("error: cannot read stack file stack.yaml: no such file (hint: "), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: cannot read stack file stack.yaml: no such file (hint: "),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -28,31 +33,52 @@ fn yaml_syntax_error_is_located() {
 
 #[test]
 fn real_clouds_say_clearly_that_this_build_lacks_them() {
-    let env = Env::with_stack(&std::fs::read_to_string(crate::common::repo().join("stacks/multicloud.yaml")).expect("stack"));
+    let env = Env::with_stack(
+        &std::fs::read_to_string(crate::common::repo().join("stacks/multicloud.yaml"))
+            .expect("stack"),
+    );
     env.run(&["validate"]).success();
     let r = env.run(&["plan"]).code(1).clean();
-    assert!(r.stderr.contains("stack.yaml:9:3: cloud `gcp` uses provider `gcp`, which this build of fedstack does not include yet (hint: "), "{}", r.stderr);
+    assert!(r.stderr.contains("stack.yaml:8:3: cloud `gcp` uses provider `gcp`, which this build of fedstack does not include yet (hint: "), "{}", r.stderr);
 }
 
 #[test]
 fn apply_without_a_terminal_refuses_without_auto_approve() {
     let env = Env::multicloud(0.0);
     let r = env.run(&["apply"]).code(1).clean();
-    assert!(r.stderr.contains("refusing to perform these actions without confirmation: no terminal to ask on"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "refusing to perform these actions without confirmation: no terminal to ask on"
+        ),
+        "{}",
+        r.stderr
+    );
     assert!(env.sim_addresses().is_empty(), "nothing may be created");
 }
 
 #[test]
 fn unknown_target_is_an_error() {
     let env = Env::multicloud(0.0);
-    let r = env.run(&["plan", "--target", "cluster.nope"]).code(1).clean();
-    assert!(r.stderr.contains("--target cluster.nope matches no resource"), "{}", r.stderr);
+    let r = env
+        .run(&["plan", "--target", "cluster.nope"])
+        .code(1)
+        .clean();
+    assert!(
+        r.stderr
+            .contains("--target cluster.nope matches no resource"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn corrupt_plan_file_is_refused_with_location() {
     let env = Env::multicloud(0.0);
-    std::fs::write(env.path().join("bad.plan"), "{\"format_version\": 1,\n \"stack\": 3}").expect("write");
+    std::fs::write(
+        env.path().join("bad.plan"),
+        "{\"format_version\": 1,\n \"stack\": 3}",
+    )
+    .expect("write");
     let r: Run = env.run(&["apply", "bad.plan"]).code(1).clean();
     assert!(r.stderr.contains("bad.plan:2:"), "{}", r.stderr);
 }

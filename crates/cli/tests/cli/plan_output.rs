@@ -13,9 +13,23 @@ fn plan_of_the_reference_stack_from_scratch() {
 fn plan_after_drift_and_a_stack_change() {
     let env = Env::multicloud(0.0);
     env.apply();
-    env.run(&["sim", "set", "cluster.gke-sydney", "kubernetes_version=\"1.30\""]).success();
-    env.run(&["sim", "delete", "health_check.toronto-https"]).success();
-    env.write_stack(&env.read_stack().replace("members: [gke-sydney, eks-saopaulo, aks-toronto]", "members: [gke-sydney, eks-saopaulo]").replace("ttl: 30", "ttl: 20"));
+    env.run(&[
+        "sim",
+        "set",
+        "cluster.gke-sydney",
+        "kubernetes_version=\"1.30\"",
+    ])
+    .success();
+    env.run(&["sim", "delete", "health_check.toronto-https"])
+        .success();
+    env.write_stack(
+        &env.read_stack()
+            .replace(
+                "members: [gke-sydney, eks-saopaulo, aks-toronto]",
+                "members: [gke-sydney, eks-saopaulo]",
+            )
+            .replace("ttl: 30", "ttl: 20"),
+    );
     let r = env.run(&["plan"]).success();
     insta::assert_snapshot!("multicloud_sim_drift_plan", r.stdout);
 }

@@ -4,14 +4,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use super::{Action, AttrDiff, Change, OutputPlan, Plan, PlanMode, StateVersion, PLAN_FORMAT_VERSION};
+use super::{
+    Action, AttrDiff, Change, OutputPlan, Plan, PlanMode, StateVersion, PLAN_FORMAT_VERSION,
+};
 use crate::address::Address;
 use crate::graph::DependencyGraph;
 use crate::observe::{Condition, Observation, Observations};
 use crate::schema::forces_replacement;
 use crate::stack::{DesiredResource, DesiredStack};
 use crate::state::{IntentOperation, StateSnapshot};
-use crate::value::{Known, Values};
+use crate::value::{same_value, Known, Values};
 
 /// What to plan.
 #[derive(Debug, Clone, Default)]
@@ -59,32 +61,42 @@ pub fn make_plan(
         match observed.get(a) {
             Some(Observation::Absent) => {}
             Some(Observation::Present(o)) => {
-                current.insert(a, Current {
-                    attrs: &o.attrs,
-                    outputs: &o.outputs,
-                    condition: o.condition.clone(),
-                    from_intent: false,
-                });
+                current.insert(
+                    a,
+                    Current {
+                        attrs: &o.attrs,
+                        outputs: &o.outputs,
+                        condition: o.condition.clone(),
+                        from_intent: false,
+                    },
+                );
             }
             None => {
-                current.insert(a, Current {
-                    attrs: &r.attrs,
-                    outputs: &r.outputs,
-                    condition: Condition::Ready,
-                    from_intent: false,
-                });
+                current.insert(
+                    a,
+                    Current {
+                        attrs: &r.attrs,
+                        outputs: &r.outputs,
+                        condition: Condition::Ready,
+                        from_intent: false,
+                    },
+                );
             }
         }
     }
     for (a, intent) in &state.intents {
         if let Some(Observation::Present(o)) = observed.get(a) {
-            let from_intent = intent.operation == IntentOperation::Create && !state.resources.contains_key(a);
-            current.insert(a, Current {
-                attrs: &o.attrs,
-                outputs: &o.outputs,
-                condition: o.condition.clone(),
-                from_intent,
-            });
+            let from_intent =
+                intent.operation == IntentOperation::Create && !state.resources.contains_key(a);
+            current.insert(
+                a,
+                Current {
+                    attrs: &o.attrs,
+                    outputs: &o.outputs,
+                    condition: o.condition.clone(),
+                    from_intent,
+                },
+            );
         }
     }
 
@@ -103,10 +115,13 @@ pub fn make_plan(
             .outputs
             .iter()
             .map(|(k, o)| {
-                (k.clone(), OutputPlan {
-                    value: o.value.clone(),
-                    sensitive: o.sensitive,
-                })
+                (
+                    k.clone(),
+                    OutputPlan {
+                        value: o.value.clone(),
+                        sensitive: o.sensitive,
+                    },
+                )
             })
             .collect()
     };
@@ -114,7 +129,11 @@ pub fn make_plan(
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         stack: desired.name.clone(),
-        mode: if opts.destroy { PlanMode::Destroy } else { PlanMode::Apply },
+        mode: if opts.destroy {
+            PlanMode::Destroy
+        } else {
+            PlanMode::Apply
+        },
         state: StateVersion {
             lineage: state.lineage.clone(),
             serial: state.serial,
@@ -133,26 +152,39 @@ fn plan_apply(
     current: &HashMap<&Address, Current<'_>>,
     opts: &PlanOptions,
 ) -> Result<Vec<Change>, PlanError> {
-    let graph = DependencyGraph::new(desired.resources.iter().map(|r| (&r.address, r.depends_on.as_slice())));
+    let graph = DependencyGraph::new(
+        desired
+            .resources
+            .iter()
+            .map(|r| (&r.address, r.depends_on.as_slice())),
+    );
     let order = graph
         .topological_order()
         .ok_or_else(|| PlanError::Cycle(desired.name.clone()))?;
 
     // Resolved desired attributes and actions, filled in dependency order so that
     // references see their target's plan.
-    let mut resolved: HashMap<Address, BTreeMap<String, Known>> = HashMap::with_capacity(order.len());
+    let mut resolved: HashMap<Address, BTreeMap<String, Known>> =
+        HashMap::with_capacity(order.len());
     let mut actions: HashMap<Address, Action> = HashMap::with_capacity(order.len());
     let mut changes = Vec::with_capacity(order.len() + state.resources.len());
 
     for addr in &order {
-        let Some(res) = desired_by_addr.get(addr) else { continue };
+        let Some(res) = desired_by_addr.get(addr) else {
+            continue;
+        };
         let mut lookup = |a: &Address, output: &str| -> Option<Value> {
             if let Some(Known::Value(v)) = resolved.get(a).and_then(|m| m.get(output)) {
                 return Some(v.clone());
             }
             match actions.get(a) {
                 Some(Action::Create) | Some(Action::Replace) => None,
-                _ => current.get(a).and_then(|c| c.outputs.get(output).or_else(|| c.attrs.get(output)).cloned()),
+                _ => current.get(a).and_then(|c| {
+                    c.outputs
+                        .get(output)
+                        .or_else(|| c.attrs.get(output))
+                        .cloned()
+                }),
             }
         };
         let after: BTreeMap<String, Known> = res
@@ -180,16 +212,23 @@ fn plan_apply(
                     .iter()
                     .filter_map(|(k, v)| {
                         let before = c.attrs.get(k);
-                        let same = matches!(v, Known::Value(nv) if Some(nv) == before || (nv.is_null() && before.is_none()));
+                        let same = matches!(v, Known::Value(nv) if same_value(nv, before));
                         (!same).then(|| attr_diff(res, k, before.cloned(), v))
                     })
                     .collect();
                 let mut replace = diffs.iter().any(|d| d.forces_replacement);
-                if replace {
-                    let names: Vec<&str> = diffs.iter().filter(|d| d.forces_replacement).map(|d| d.name.as_str()).collect();
+                // Unknown values come from a replaced dependency, which is reported below.
+                let names: Vec<&str> = diffs
+                    .iter()
+                    .filter(|d| d.forces_replacement && !d.after_unknown)
+                    .map(|d| d.name.as_str())
+                    .collect();
+                if !names.is_empty() {
                     reasons.push(format!("{} cannot change in place", names.join(", ")));
                 }
-                let recorded_cloud = recorded.map(|r| r.cloud.clone()).or_else(|| state.intents.get(addr).map(|i| i.cloud.clone()));
+                let recorded_cloud = recorded
+                    .map(|r| r.cloud.clone())
+                    .or_else(|| state.intents.get(addr).map(|i| i.cloud.clone()));
                 if let Some(rc) = recorded_cloud {
                     if rc != res.cloud {
                         replace = true;
@@ -200,9 +239,11 @@ fn plan_apply(
                         ));
                     }
                 }
-                if let Some(dep) = res.depends_on.iter().find(|d| {
-                    actions.get(*d) == Some(&Action::Replace) && references(res, d)
-                }) {
+                if let Some(dep) = res
+                    .depends_on
+                    .iter()
+                    .find(|d| actions.get(*d) == Some(&Action::Replace) && references(res, d))
+                {
                     replace = true;
                     reasons.push(format!("refers to {dep}, which is replaced"));
                 }
@@ -302,7 +343,11 @@ fn deletions(
         let recorded = state.resources.get(&a);
         let intent = state.intents.get(&a);
         let exists = current.get(&a);
-        let action = if exists.is_some() { Action::Delete } else { Action::Forget };
+        let action = if exists.is_some() {
+            Action::Delete
+        } else {
+            Action::Forget
+        };
         let mut reasons = Vec::new();
         if action == Action::Forget {
             reasons.push(if recorded.is_some() {
@@ -313,7 +358,10 @@ fn deletions(
         } else if recorded.is_none() {
             reasons.push("found in the cloud from an interrupted run".to_string());
         }
-        let cloud = recorded.map(|r| r.cloud.clone()).or_else(|| intent.map(|i| i.cloud.clone())).flatten();
+        let cloud = recorded
+            .map(|r| r.cloud.clone())
+            .or_else(|| intent.map(|i| i.cloud.clone()))
+            .flatten();
         let cloud_name = recorded
             .map(|r| r.cloud_name.clone())
             .or_else(|| intent.map(|i| i.cloud_name.clone()))
@@ -357,7 +405,12 @@ fn attr_diff(res: &DesiredResource, name: &str, before: Option<Value>, after: &K
 }
 
 /// Applies `--target` and `--exclude`: drops the changes that are not selected.
-fn select(changes: &mut Vec<Change>, desired: &DesiredStack, state: &StateSnapshot, opts: &PlanOptions) -> Result<(), PlanError> {
+fn select(
+    changes: &mut Vec<Change>,
+    desired: &DesiredStack,
+    state: &StateSnapshot,
+    opts: &PlanOptions,
+) -> Result<(), PlanError> {
     if opts.targets.is_empty() && opts.excludes.is_empty() {
         return Ok(());
     }
@@ -376,28 +429,42 @@ fn select(changes: &mut Vec<Change>, desired: &DesiredStack, state: &StateSnapsh
         }
     }
     let graph = DependencyGraph::new(deps.iter().map(|(a, d)| (*a, *d)));
-    let matching = |flag: &'static str, patterns: &[String]| -> Result<BTreeSet<Address>, PlanError> {
-        let mut set = BTreeSet::new();
-        for p in patterns {
-            let before = set.len();
-            set.extend(graph.addresses().filter(|a| a.matches(p)).cloned());
-            if set.len() == before && !graph.addresses().any(|a| a.matches(p)) {
-                return Err(PlanError::NoMatch { flag, pattern: p.clone() });
+    let matching =
+        |flag: &'static str, patterns: &[String]| -> Result<BTreeSet<Address>, PlanError> {
+            let mut set = BTreeSet::new();
+            for p in patterns {
+                let before = set.len();
+                set.extend(graph.addresses().filter(|a| a.matches(p)).cloned());
+                if set.len() == before && !graph.addresses().any(|a| a.matches(p)) {
+                    return Err(PlanError::NoMatch {
+                        flag,
+                        pattern: p.clone(),
+                    });
+                }
             }
-        }
-        Ok(set)
-    };
+            Ok(set)
+        };
     let mut keep: Option<BTreeSet<Address>> = None;
     if !opts.targets.is_empty() {
         let seeds = matching("target", &opts.targets)?;
-        keep = Some(if opts.destroy { graph.with_dependents(&seeds) } else { graph.with_dependencies(&seeds) });
+        keep = Some(if opts.destroy {
+            graph.with_dependents(&seeds)
+        } else {
+            graph.with_dependencies(&seeds)
+        });
     }
     let drop = if opts.excludes.is_empty() {
         BTreeSet::new()
     } else {
         let seeds = matching("exclude", &opts.excludes)?;
-        if opts.destroy { graph.with_dependencies(&seeds) } else { graph.with_dependents(&seeds) }
+        if opts.destroy {
+            graph.with_dependencies(&seeds)
+        } else {
+            graph.with_dependents(&seeds)
+        }
     };
-    changes.retain(|c| keep.as_ref().is_none_or(|k| k.contains(&c.address)) && !drop.contains(&c.address));
+    changes.retain(|c| {
+        keep.as_ref().is_none_or(|k| k.contains(&c.address)) && !drop.contains(&c.address)
+    });
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! collects every problem; callers skip whatever depends on a missing value instead of
 //! reporting it again.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde_json::{Map as JsonMap, Number, Value};
@@ -17,6 +18,59 @@ pub const MAX_DIAGNOSTICS: usize = 50;
 /// String comparisons "did you mean" may spend over a whole load; past it, hints fall
 /// back to listing (keeps a file full of typos against 10,000 names fast).
 const SUGGEST_BUDGET: usize = 2_000_000;
+
+/// A fast, non-cryptographic hasher (FxHash) for the loader's maps: keys come from
+/// the user's own stack file, so hash flooding is not a concern, and SipHash showed
+/// up in profiles of large stacks.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxBuild;
+
+impl std::hash::BuildHasher for FxBuild {
+    type Hasher = FxHasher;
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(0)
+    }
+}
+
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
+pub(crate) type FxSet<K> = std::collections::HashSet<K, FxBuild>;
 
 /// "`key` in what", formatted only when a message needs it.
 #[derive(Clone, Copy)]
@@ -106,18 +160,54 @@ impl<'f> Cx<'f> {
         I: IntoIterator<Item = &'c str> + Clone,
     {
         if let Some(c) = self.closest(word, candidates.clone()) {
-            return Some(format!("did you mean `{c}`?"));
+            return Some(format!("did you mean `{}`?", clip(c)));
         }
         list_hint(label, candidates)
     }
 
-    /// Sorted by position, capped at [`MAX_DIAGNOSTICS`].
+    /// Sorted by position, capped at [`MAX_DIAGNOSTICS`]; several missing fields of
+    /// one object become one message.
     pub fn finish(mut self) -> Vec<Diagnostic> {
         self.diags.sort_by_key(|d| d.span);
         self.diags.dedup();
-        self.diags.truncate(MAX_DIAGNOSTICS);
-        self.diags
+        let mut diags = merge_missing_fields(self.diags);
+        diags.truncate(MAX_DIAGNOSTICS);
+        diags
     }
+}
+
+/// "missing field `a` in X" + "missing field `b` in X" at the same place ->
+/// "missing fields `a` and `b` in X".
+fn merge_missing_fields(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    fn split(message: &str) -> Option<(String, String)> {
+        let rest = message.strip_prefix("missing field `")?;
+        let (field, owner) = rest.split_once("` in ")?;
+        Some((field.to_string(), owner.to_string()))
+    }
+    let mut out: Vec<Diagnostic> = Vec::with_capacity(diags.len());
+    // The owner and fields of the last diagnostic, when it is about missing fields.
+    let mut group: Option<(String, Vec<String>)> = None;
+    for d in diags {
+        let parsed = split(&d.message);
+        if let (Some((field, owner)), Some((group_owner, fields)), Some(last)) =
+            (&parsed, &mut group, out.last_mut())
+        {
+            if *group_owner == *owner && last.span == d.span && last.hint == d.hint {
+                fields.push(field.clone());
+                let (init, tail) = fields.split_at(fields.len() - 1);
+                let init: Vec<String> = init.iter().map(|f| format!("`{f}`")).collect();
+                last.message = format!(
+                    "missing fields {} and `{}` in {owner}",
+                    init.join(", "),
+                    tail.concat()
+                );
+                continue;
+            }
+        }
+        group = parsed.map(|(field, owner)| (owner, vec![field]));
+        out.push(d);
+    }
+    out
 }
 
 /// "`label`: a, b, c" (at most 10 names), or `None` when there are none.
@@ -137,6 +227,7 @@ where
     if names.is_empty() {
         return Some(format!("there are no {label}"));
     }
+    let names: Vec<Cow<'_, str>> = names.into_iter().map(clip).collect();
     let mut s = format!("{label} are: {}", names.join(", "));
     if more > 0 {
         s.push_str(&format!(" and {more} more"));
@@ -145,12 +236,15 @@ where
 }
 
 /// Shortens user text for a one-line message.
-pub(crate) fn clip(s: &str) -> String {
+pub(crate) fn clip(s: &str) -> Cow<'_, str> {
     clip_to(s, 60)
 }
 
 /// Shortens user text to `max` characters, escaping control characters.
-pub(crate) fn clip_to(s: &str, max: usize) -> String {
+pub(crate) fn clip_to(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max && !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
         if i == max {
@@ -163,7 +257,7 @@ pub(crate) fn clip_to(s: &str, max: usize) -> String {
             out.push(c);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// What a node is, for "found ..." in messages.
@@ -179,7 +273,7 @@ pub(crate) fn found(node: &Node) -> String {
 
 /// A mapping being read as an object with known fields.
 pub(crate) struct Obj<'n> {
-    pub entries: &'n [(Scalar, Node)],
+    pub entries: &'n [(Scalar<'n>, Node<'n>)],
     /// Where "missing field" is reported: the key that introduced the object.
     pub at: Span,
     /// What it is, for messages: "cluster `gke-sydney`".
@@ -193,11 +287,7 @@ impl<'n> Obj<'n> {
     /// is not a mapping is reported.
     pub fn new(cx: &mut Cx, node: &'n Node, what: String, at: Span) -> Option<Obj<'n>> {
         match node {
-            Node::Map { entries, .. } => Some(Obj {
-                entries,
-                at,
-                what,
-            }),
+            Node::Map { entries, .. } => Some(Obj { entries, at, what }),
             n if n.is_null() => Some(Obj {
                 entries: EMPTY,
                 at,
@@ -228,7 +318,7 @@ impl<'n> Obj<'n> {
         other: impl Fn(&str) -> Option<String>,
     ) {
         for (k, _) in self.entries {
-            if allowed.contains(&k.text.as_str()) {
+            if allowed.contains(&k.text.as_ref()) {
                 continue;
             }
             let hint = match cx.closest(&k.text, allowed.iter().copied()) {
@@ -244,17 +334,17 @@ impl<'n> Obj<'n> {
     }
 
     /// The entry for `key`, null values included.
-    pub fn raw(&self, key: &str) -> Option<&'n (Scalar, Node)> {
+    pub fn raw(&self, key: &str) -> Option<&'n (Scalar<'n>, Node<'n>)> {
         self.entries.iter().find(|(k, _)| k.text == key)
     }
 
     /// The entry for `key` unless it is absent or null.
-    pub fn get(&self, key: &str) -> Option<&'n (Scalar, Node)> {
+    pub fn get(&self, key: &str) -> Option<&'n (Scalar<'n>, Node<'n>)> {
         self.raw(key).filter(|(_, v)| !v.is_null())
     }
 
     /// The entry for `key`, reporting it when absent or null.
-    pub fn req(&self, cx: &mut Cx, key: &str) -> Option<&'n (Scalar, Node)> {
+    pub fn req(&self, cx: &mut Cx, key: &str) -> Option<&'n (Scalar<'n>, Node<'n>)> {
         match self.raw(key) {
             None => {
                 cx.error(
@@ -317,7 +407,7 @@ impl<'n> Obj<'n> {
     }
 
     /// The entries of a mapping-valued field (null is empty).
-    pub fn map_opt(&self, cx: &mut Cx, key: &str) -> Option<&'n [(Scalar, Node)]> {
+    pub fn map_opt(&self, cx: &mut Cx, key: &str) -> Option<&'n [(Scalar<'n>, Node<'n>)]> {
         let (_, v) = self.raw(key)?;
         match v {
             Node::Map { entries, .. } => Some(entries),
@@ -325,7 +415,11 @@ impl<'n> Obj<'n> {
             n => {
                 cx.error(
                     n.span(),
-                    format!("expected a mapping for {}, found {}", self.label(key), found(n)),
+                    format!(
+                        "expected a mapping for {}, found {}",
+                        self.label(key),
+                        found(n)
+                    ),
                     None,
                 );
                 None
@@ -334,7 +428,7 @@ impl<'n> Obj<'n> {
     }
 
     /// The items of a list-valued field (null is empty).
-    pub fn list_opt(&self, cx: &mut Cx, key: &str) -> Option<&'n [Node]> {
+    pub fn list_opt(&self, cx: &mut Cx, key: &str) -> Option<&'n [Node<'n>]> {
         let (_, v) = self.raw(key)?;
         match v {
             Node::Seq { items, .. } => Some(items),
@@ -346,7 +440,11 @@ impl<'n> Obj<'n> {
                 };
                 cx.error(
                     n.span(),
-                    format!("expected a list for {}, found {}", self.label(key), found(n)),
+                    format!(
+                        "expected a list for {}, found {}",
+                        self.label(key),
+                        found(n)
+                    ),
                     hint,
                 );
                 None
@@ -358,7 +456,7 @@ impl<'n> Obj<'n> {
 pub(crate) fn as_str(cx: &mut Cx, node: &Node, label: impl fmt::Display) -> Option<Sp<String>> {
     match node {
         Node::Scalar(s) => Some(Sp {
-            v: s.text.clone(),
+            v: s.text.to_string(),
             span: s.span,
         }),
         n => {
@@ -481,7 +579,7 @@ pub(crate) fn to_json(node: &Node) -> Value {
         Node::Map { entries, .. } => {
             let mut m = JsonMap::new();
             for (k, v) in entries {
-                m.insert(k.text.clone(), to_json(v));
+                m.insert(k.text.to_string(), to_json(v));
             }
             Value::Object(m)
         }
@@ -490,9 +588,9 @@ pub(crate) fn to_json(node: &Node) -> Value {
 
 fn scalar_to_json(s: &Scalar) -> Value {
     if !s.plain {
-        return Value::String(s.text.clone());
+        return Value::String(s.text.to_string());
     }
-    let t = s.text.as_str();
+    let t = s.text.as_ref();
     match t {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -507,7 +605,7 @@ fn scalar_to_json(s: &Scalar) -> Value {
             return Value::Number(n);
         }
     }
-    Value::String(s.text.clone())
+    Value::String(s.text.to_string())
 }
 
 /// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`
@@ -554,9 +652,9 @@ fn looks_like_float(t: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn plain(t: &str) -> Scalar {
+    fn plain(t: &str) -> Scalar<'_> {
         Scalar {
-            text: t.to_string(),
+            text: t.into(),
             plain: true,
             span: Span::default(),
         }
@@ -578,7 +676,10 @@ mod tests {
         let mut cx = Cx::new("f");
         let fields = ["cloud", "region", "kubernetes_version", "labels"];
         assert_eq!(cx.closest("regoin", fields), Some("region"));
-        assert_eq!(cx.closest("kubernetes-version", fields), Some("kubernetes_version"));
+        assert_eq!(
+            cx.closest("kubernetes-version", fields),
+            Some("kubernetes_version")
+        );
         assert_eq!(cx.closest("zzz", fields), None);
     }
 }

@@ -32,7 +32,7 @@ impl ProviderType {
 }
 
 /// A named provider configuration from `clouds:`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CloudConfig {
     pub name: String,
     pub provider: ProviderType,
@@ -42,7 +42,7 @@ pub struct CloudConfig {
 }
 
 /// One resource the stack wants.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DesiredResource {
     pub address: Address,
     /// The cloud (key of `clouds:`) whose provider manages it; `None` for built-in `data`.
@@ -55,7 +55,7 @@ pub struct DesiredResource {
 }
 
 /// An entry of `outputs:`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputDef {
     pub value: Expr,
     pub sensitive: bool,
@@ -63,7 +63,7 @@ pub struct OutputDef {
 }
 
 /// A loaded, validated stack.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DesiredStack {
     pub name: String,
     /// The file it came from, as given (for messages).

@@ -1,11 +1,9 @@
 //! The `dns:` section: the zone, its health checks and its records with their
 //! routing policies (Route 53 semantics).
 
-use std::collections::{HashMap, HashSet};
-
 use serde_json::{Map as JsonMap, Value};
 
-use super::cx::{clip, Obj, Sp};
+use super::cx::{clip, FxMap, FxSet, Obj, Sp};
 use super::load::{lit_opt, Loader};
 use super::names;
 use super::yaml::{Node, Scalar};
@@ -39,6 +37,12 @@ struct Zone {
     address: Option<Address>,
     cloud: Option<String>,
     health_checks: Vec<String>,
+}
+
+/// The declared health checks, for lookups and (in declaration order) for hints.
+struct Checks<'a> {
+    set: FxSet<&'a str>,
+    names: &'a [String],
 }
 
 /// One parsed target of a record.
@@ -101,23 +105,32 @@ impl Loader<'_> {
             cloud,
             health_checks: Vec::new(),
         };
-        if let Some(checks) = obj.map_opt(&mut self.cx, "health_checks") {
-            ctx.health_checks = checks.iter().map(|(k, _)| k.text.clone()).collect();
+        let checks = obj.map_opt(&mut self.cx, "health_checks");
+        // Unreadable (reported): health check names in records are not checked.
+        let checks_unreadable = checks.is_none() && obj.get("health_checks").is_some();
+        if let Some(checks) = checks {
+            ctx.health_checks = checks.iter().map(|(k, _)| k.text.to_string()).collect();
             for (k, v) in checks {
                 self.health_check(&ctx, k, v);
             }
         }
         if let Some(records) = obj.map_opt(&mut self.cx, "records") {
-            let known: HashSet<&str> = ctx.health_checks.iter().map(String::as_str).collect();
-            let mut seen: HashMap<String, (String, Span)> = HashMap::new();
+            let known = Checks {
+                set: ctx.health_checks.iter().map(String::as_str).collect(),
+                names: &ctx.health_checks,
+            };
+            let known = (!checks_unreadable).then_some(&known);
+            let mut seen: FxMap<String, (String, Span)> = FxMap::default();
             for (k, v) in records {
-                self.record(&ctx, &known, &mut seen, k, v);
+                self.record(&ctx, known, &mut seen, k, v);
             }
         }
     }
 
-    /// `cluster` or `address`, exactly one. Returns the value expression when valid.
-    /// `cluster_output` is the cluster output the value comes from.
+    /// `cluster` or `address`, exactly one. Returns the value expression when valid:
+    /// the cluster's `ingress_address`, or the address itself. `check_address` says
+    /// what a literal address must be when it is not one; `cluster_ok` why a cluster
+    /// can't be used here.
     fn cluster_or_address(
         &mut self,
         obj: &Obj,
@@ -138,11 +151,8 @@ impl Loader<'_> {
             }
             (None, None) => {
                 if obj.get("cluster").is_none() && obj.get("address").is_none() {
-                    self.cx.error(
-                        obj.at,
-                        format!("{what} needs `cluster` or `address`"),
-                        None,
-                    );
+                    self.cx
+                        .error(obj.at, format!("{what} needs `cluster` or `address`"), None);
                 }
                 None
             }
@@ -178,7 +188,7 @@ impl Loader<'_> {
     }
 
     fn health_check(&mut self, zone: &Zone, key: &Scalar, node: &Node) {
-        let name = key.text.clone();
+        let name = key.text.to_string();
         if !names::simple_name_ok(&name) {
             self.cx.error(
                 key.span,
@@ -246,7 +256,10 @@ impl Loader<'_> {
                 Some(p) if !p.v.starts_with('/') => {
                     self.cx.error(
                         p.span,
-                        format!("`path` in {what} must start with `/`, found `{}`", clip(&p.v)),
+                        format!(
+                            "`path` in {what} must start with `/`, found `{}`",
+                            clip(&p.v)
+                        ),
                         None,
                     );
                     None
@@ -330,12 +343,12 @@ impl Loader<'_> {
     fn record(
         &mut self,
         zone: &Zone,
-        health_checks: &HashSet<&str>,
-        seen: &mut HashMap<String, (String, Span)>,
+        health_checks: Option<&Checks>,
+        seen: &mut FxMap<String, (String, Span)>,
         key: &Scalar,
         node: &Node,
     ) {
-        let name = key.text.clone();
+        let name = key.text.to_string();
         let fqdn = match &zone.name {
             Some(z) => self.record_fqdn(&name, key.span, z),
             None => None,
@@ -351,7 +364,9 @@ impl Loader<'_> {
         // `None` when given but invalid (reported): checks that need it are skipped.
         let rtype = match obj.get("type") {
             None => Some("A"),
-            Some(_) => obj.enum_opt(&mut self.cx, "type", RECORD_TYPES).map(|t| t.v),
+            Some(_) => obj
+                .enum_opt(&mut self.cx, "type", RECORD_TYPES)
+                .map(|t| t.v),
         };
         let ttl = obj
             .int_opt(&mut self.cx, "ttl", 0, 2_147_483_647)
@@ -433,7 +448,13 @@ impl Loader<'_> {
                 "values".into(),
                 Expr::List(targets.iter().map(value_of).collect()),
             );
-            for f in ["weight", "region", "location", "failover", "health_check_id"] {
+            for f in [
+                "weight",
+                "region",
+                "location",
+                "failover",
+                "health_check_id",
+            ] {
                 attrs.insert(f.into(), Expr::Literal(Value::Null));
             }
             self.push(record_address, zone.cloud.clone(), attrs, deps, key.span);
@@ -460,7 +481,9 @@ impl Loader<'_> {
             attrs.insert(
                 "health_check_id".into(),
                 match &t.health_check {
-                    Some(h) => Expr::reference(Address::new(ResourceKind::HealthCheck, h.clone()), "id"),
+                    Some(h) => {
+                        Expr::reference(Address::new(ResourceKind::HealthCheck, h.clone()), "id")
+                    }
                     None => Expr::Literal(Value::Null),
                 },
             );
@@ -475,15 +498,19 @@ impl Loader<'_> {
         record: &str,
         rtype: Option<&'static str>,
         routing: Option<&'static str>,
-        health_checks: &HashSet<&str>,
+        health_checks: Option<&Checks>,
         key: &Scalar,
         node: &Node,
     ) -> Option<Target> {
-        let set_id = key.text.clone();
+        let set_id = key.text.to_string();
         if !names::set_id_ok(&set_id) {
             self.cx.error(
                 key.span,
-                format!("invalid set id `{}` in record `{}`", clip(&set_id), clip(record)),
+                format!(
+                    "invalid set id `{}` in record `{}`",
+                    clip(&set_id),
+                    clip(record)
+                ),
                 Some(names::SET_ID_HINT.to_string()),
             );
         }
@@ -522,7 +549,7 @@ impl Loader<'_> {
         let value = self.cluster_or_address(&obj, &what, &check_address, &cluster_ok);
 
         // Fields of another routing policy.
-        let mut foreign: HashSet<&str> = HashSet::new();
+        let mut foreign: Vec<&str> = Vec::new();
         if let Some(routing) = routing {
             for (field, policy) in ROUTING_FIELDS {
                 if let Some((k, _)) = obj.raw(field) {
@@ -534,17 +561,17 @@ impl Loader<'_> {
                             ),
                             None,
                         );
-                        foreign.insert(field);
+                        foreign.push(field);
                     }
                 }
             }
         }
-        let weight = if foreign.contains("weight") {
+        let weight = if foreign.contains(&"weight") {
             None
         } else {
             obj.int_opt(&mut self.cx, "weight", 0, 255).map(|w| w.v)
         };
-        let region = if foreign.contains("region") {
+        let region = if foreign.contains(&"region") {
             None
         } else {
             obj.str_opt(&mut self.cx, "region").filter(|r| {
@@ -562,7 +589,7 @@ impl Loader<'_> {
                 ok
             })
         };
-        let location = if foreign.contains("location") {
+        let location = if foreign.contains(&"location") {
             None
         } else {
             match obj.get("location") {
@@ -570,7 +597,7 @@ impl Loader<'_> {
                 None => None,
             }
         };
-        let failover = if foreign.contains("failover") {
+        let failover = if foreign.contains(&"failover") {
             None
         } else {
             obj.enum_opt(&mut self.cx, "failover", &["PRIMARY", "SECONDARY"])
@@ -588,13 +615,14 @@ impl Loader<'_> {
                 None
             }
             _ => match obj.str_opt(&mut self.cx, "health_check") {
-                Some(h) if health_checks.contains(h.v.as_str()) => Some(h.v),
+                Some(h) if health_checks.is_none_or(|k| k.set.contains(h.v.as_str())) => {
+                    health_checks.map(|_| h.v)
+                }
                 Some(h) => {
-                    let hint = self.cx.suggest(
-                        &h.v,
-                        health_checks.iter().copied(),
-                        "health checks",
-                    );
+                    let names = health_checks.map_or(&[][..], |k| k.names);
+                    let hint =
+                        self.cx
+                            .suggest(&h.v, names.iter().map(String::as_str), "health checks");
                     self.cx.error(
                         h.span,
                         format!("unknown health check `{}` in {what}", clip(&h.v)),
@@ -610,7 +638,10 @@ impl Loader<'_> {
         let needed = match routing {
             Some("weighted") => Some(("weight", "weights are 0-255")),
             Some("latency") => Some(("region", "the AWS region the target serves, e.g. us-east-1")),
-            Some("geolocation") => Some(("location", "`*`, or a mapping with `continent` or `country`")),
+            Some("geolocation") => Some((
+                "location",
+                "`*`, or a mapping with `continent` or `country`",
+            )),
             Some("failover") => Some(("failover", "PRIMARY or SECONDARY")),
             _ => None,
         };
@@ -690,7 +721,10 @@ impl Loader<'_> {
                     self.cx.error(
                         span,
                         format!("{what} sets both `continent` and `country`"),
-                        Some("a location is a continent, or a country with an optional subdivision".to_string()),
+                        Some(
+                            "a location is a continent, or a country with an optional subdivision"
+                                .to_string(),
+                        ),
                     );
                     return None;
                 }
@@ -780,7 +814,10 @@ impl Loader<'_> {
                                 self.cx.error(
                                     f.span,
                                     format!("failover record `{record}` has two PRIMARY targets"),
-                                    Some("a failover record has exactly one PRIMARY target".to_string()),
+                                    Some(
+                                        "a failover record has exactly one PRIMARY target"
+                                            .to_string(),
+                                    ),
                                 );
                             }
                         }
@@ -790,7 +827,10 @@ impl Loader<'_> {
                                 self.cx.error(
                                     f.span,
                                     format!("failover record `{record}` has two SECONDARY targets"),
-                                    Some("a failover record has at most one SECONDARY target".to_string()),
+                                    Some(
+                                        "a failover record has at most one SECONDARY target"
+                                            .to_string(),
+                                    ),
                                 );
                             }
                         }
@@ -807,7 +847,7 @@ impl Loader<'_> {
                 }
             }
             "latency" => {
-                let mut seen: HashMap<&str, &str> = HashMap::new();
+                let mut seen: FxMap<&str, &str> = FxMap::default();
                 for t in targets {
                     let Some(r) = &t.region else { continue };
                     if let Some(first) = seen.get(r.v.as_str()) {
@@ -825,7 +865,7 @@ impl Loader<'_> {
                 }
             }
             "geolocation" => {
-                let mut seen: HashMap<&str, &str> = HashMap::new();
+                let mut seen: FxMap<&str, &str> = FxMap::default();
                 for t in targets {
                     let Some(l) = &t.location else { continue };
                     if let Some(first) = seen.get(l.v.key.as_str()) {
@@ -859,14 +899,12 @@ impl Loader<'_> {
                     );
                 }
             }
-            "simple" => {
-                if rtype == Some("CNAME") && targets.len() > 1 {
-                    self.cx.error(
-                        span,
-                        format!("CNAME record `{record}` has {} targets", targets.len()),
-                        Some("a CNAME record has exactly one value".to_string()),
-                    );
-                }
+            "simple" if rtype == Some("CNAME") && targets.len() > 1 => {
+                self.cx.error(
+                    span,
+                    format!("CNAME record `{record}` has {} targets", targets.len()),
+                    Some("a CNAME record has exactly one value".to_string()),
+                );
             }
             _ => {}
         }

@@ -8,10 +8,11 @@ use std::collections::{HashMap, VecDeque};
 use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::cx::{clip, Cx};
+use super::cx::{clip, Cx, FxBuild, FxMap};
 use super::load::{kind_outputs, Loader, UserRef};
 use super::DesiredResource;
 use crate::address::{Address, ResourceKind};
+use crate::value::{Expr, TemplatePart};
 
 /// A cycle longer than this is shown abbreviated.
 const CYCLE_SHOWN: usize = 10;
@@ -19,18 +20,20 @@ const CYCLE_SHOWN: usize = 10;
 impl Loader<'_> {
     pub(super) fn finish_graph(&mut self) {
         for (r, explicit) in self.resources.iter_mut().zip(self.explicit.iter_mut()) {
-            let mut deps = std::mem::take(explicit);
+            let mut refs: Vec<&Address> = explicit.iter().collect();
             for e in r.attrs.values() {
-                e.references(&mut deps);
+                references(e, &mut refs);
             }
-            deps.sort_unstable();
-            deps.dedup();
+            refs.sort_unstable();
+            refs.dedup();
+            let deps: Vec<Address> = refs.into_iter().cloned().collect();
             r.depends_on = deps;
         }
 
         let resources = &self.resources;
         let cx = &mut self.cx;
-        let mut index: HashMap<&Address, usize> = HashMap::with_capacity(resources.len());
+        let mut index: FxMap<&Address, usize> =
+            FxMap::with_capacity_and_hasher(resources.len(), FxBuild);
         for (i, r) in resources.iter().enumerate() {
             match index.entry(&r.address) {
                 Entry::Occupied(e) => {
@@ -49,7 +52,7 @@ impl Loader<'_> {
                 }
             }
         }
-        check_references(cx, resources, &index, &self.user_refs, &self.data_outputs);
+        check_references(cx, resources, &index, &self.user_refs, &self.whats);
         check_cycles(cx, resources, &index);
     }
 }
@@ -57,14 +60,14 @@ impl Loader<'_> {
 fn check_references(
     cx: &mut Cx,
     resources: &[DesiredResource],
-    index: &HashMap<&Address, usize>,
+    index: &FxMap<&Address, usize>,
     refs: &[UserRef],
-    data_outputs: &HashMap<String, Vec<String>>,
+    whats: &[String],
 ) {
     // Addresses by kind, built on the first dangling reference only.
     let mut by_kind: Option<HashMap<ResourceKind, Vec<String>>> = None;
     for u in refs {
-        if !index.contains_key(&u.address) {
+        let Some(&target) = index.get(&u.address) else {
             let by_kind = by_kind.get_or_insert_with(|| {
                 let mut m: HashMap<ResourceKind, Vec<String>> = HashMap::new();
                 for r in resources {
@@ -74,9 +77,7 @@ fn check_references(
                 }
                 m
             });
-            let candidates: &[String] = by_kind
-                .get(&u.address.kind)
-                .map_or(&[], |v| v.as_slice());
+            let candidates: &[String] = by_kind.get(&u.address.kind).map_or(&[], |v| v.as_slice());
             let hint = cx.suggest(
                 &u.address.to_string(),
                 candidates.iter().map(String::as_str),
@@ -87,31 +88,26 @@ fn check_references(
                 format!(
                     "reference to undeclared resource `{}` in {}",
                     clip(&u.address.to_string()),
-                    u.what
+                    whats.get(u.what).map_or("the stack", String::as_str)
                 ),
                 hint,
             );
             continue;
-        }
+        };
         let Some(output) = &u.output else { continue };
         let fixed = kind_outputs(u.address.kind);
-        let extra: &[String] = if u.address.kind == ResourceKind::Data {
-            data_outputs
-                .get(&u.address.name)
-                .map_or(&[], |v| v.as_slice())
-        } else {
-            &[]
-        };
-        if fixed.contains(&output.as_str()) || extra.iter().any(|e| e == output) {
+        // A data resource's outputs are its value keys (its attributes) and `id`.
+        let is_data = u.address.kind == ResourceKind::Data;
+        let attrs = &resources[target].attrs;
+        if fixed.contains(&output.as_str()) || (is_data && attrs.contains_key(output)) {
             continue;
         }
-        let candidates: Vec<&str> = fixed
-            .iter()
-            .copied()
-            .chain(extra.iter().map(String::as_str))
-            .collect();
+        let mut candidates: Vec<&str> = fixed.to_vec();
+        if is_data {
+            candidates.extend(attrs.keys().map(String::as_str));
+        }
         let label = if u.address.kind == ResourceKind::Data {
-            format!("outputs of `{}`", u.address)
+            format!("outputs of `{}`", clip(&u.address.to_string()))
         } else {
             format!("{} outputs", u.address.kind)
         };
@@ -121,15 +117,15 @@ fn check_references(
             format!(
                 "unknown output `{}` of `{}` in {}",
                 clip(output),
-                u.address,
-                u.what
+                clip(&u.address.to_string()),
+                whats.get(u.what).map_or("the stack", String::as_str)
             ),
             hint,
         );
     }
 }
 
-fn check_cycles(cx: &mut Cx, resources: &[DesiredResource], index: &HashMap<&Address, usize>) {
+fn check_cycles(cx: &mut Cx, resources: &[DesiredResource], index: &FxMap<&Address, usize>) {
     let n = resources.len();
     let edges: usize = resources.iter().map(|r| r.depends_on.len()).sum();
     let mut g: DiGraph<(), ()> = DiGraph::with_capacity(n, edges);
@@ -166,7 +162,7 @@ fn check_cycles(cx: &mut Cx, resources: &[DesiredResource], index: &HashMap<&Add
         let path = shortest_cycle(&g, &comp, c, start);
         let names: Vec<String> = path
             .iter()
-            .map(|&i| resources[i].address.to_string())
+            .map(|&i| clip(&resources[i].address.to_string()).into_owned())
             .collect();
         let shown = if names.len() > CYCLE_SHOWN {
             let mut s = names[..CYCLE_SHOWN - 1].join(" -> ");
@@ -184,6 +180,22 @@ fn check_cycles(cx: &mut Cx, resources: &[DesiredResource], index: &HashMap<&Add
             format!("dependency cycle: {shown}"),
             Some("remove one of these references or `depends_on` entries".to_string()),
         );
+    }
+}
+
+/// Like [`Expr::references`], without cloning.
+fn references<'e>(e: &'e Expr, out: &mut Vec<&'e Address>) {
+    match e {
+        Expr::Literal(_) => {}
+        Expr::Ref { address, .. } => out.push(address),
+        Expr::List(items) => items.iter().for_each(|i| references(i, out)),
+        Expr::Template(parts) => {
+            for p in parts {
+                if let TemplatePart::Ref { address, .. } = p {
+                    out.push(address);
+                }
+            }
+        }
     }
 }
 

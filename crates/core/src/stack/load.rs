@@ -2,11 +2,11 @@
 //! one pass per section, then the whole-stack checks (references, duplicate addresses,
 //! dependency cycles).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::{Map as JsonMap, Value};
 
-use super::cx::{as_str, clip, clip_to, found, Fmt, one_of, to_json, Cx, Obj, Sp};
+use super::cx::{as_str, clip, clip_to, found, one_of, to_json, Cx, Fmt, FxMap, Obj, Sp};
 use super::names;
 use super::yaml::{self, Node, Scalar};
 use super::{
@@ -21,9 +21,9 @@ use crate::value::{parse_template, Attrs, Expr, TemplatePart, Values};
 /// not a valid stack.
 pub fn load_stack(file_name: &str, text: &str) -> Result<DesiredStack, Diagnostics> {
     let mut cx = Cx::new(file_name);
-    let t0 = std::time::Instant::now();
+    // A byte order mark is not part of the document (yaml-rust2 would keep it).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let parsed = yaml::parse(text);
-    eprintln!("parse {:?}", t0.elapsed());
     for e in parsed.errors {
         cx.error(e.span, e.message, e.hint);
     }
@@ -32,19 +32,11 @@ pub fn load_stack(file_name: &str, text: &str) -> Result<DesiredStack, Diagnosti
         Some(root @ Node::Map { .. }) => root,
         None if !cx.diags.is_empty() => return Err(Diagnostics(cx.finish())),
         None => {
-            cx.error(
-                top,
-                "the stack file is empty",
-                Some("a stack needs at least `name` and `clouds`".to_string()),
-            );
+            cx.error(top, "the stack file is empty", Some(EMPTY_HINT.to_string()));
             return Err(Diagnostics(cx.finish()));
         }
         Some(n) if n.is_null() => {
-            cx.error(
-                top,
-                "the stack file is empty",
-                Some("a stack needs at least `name` and `clouds`".to_string()),
-            );
+            cx.error(top, "the stack file is empty", Some(EMPTY_HINT.to_string()));
             return Err(Diagnostics(cx.finish()));
         }
         Some(n) => {
@@ -58,15 +50,8 @@ pub fn load_stack(file_name: &str, text: &str) -> Result<DesiredStack, Diagnosti
     };
 
     let mut l = Loader::new(cx);
-    let t0 = std::time::Instant::now();
     let name = l.top(&root);
-    eprintln!("top {:?}", t0.elapsed());
-    let t0 = std::time::Instant::now();
     l.finish_graph();
-    eprintln!("graph {:?}", t0.elapsed());
-    let t0 = std::time::Instant::now();
-    drop(root);
-    eprintln!("drop tree {:?}", t0.elapsed());
     if !l.cx.diags.is_empty() {
         return Err(Diagnostics(l.cx.finish()));
     }
@@ -79,6 +64,8 @@ pub fn load_stack(file_name: &str, text: &str) -> Result<DesiredStack, Diagnosti
     })
 }
 
+const EMPTY_HINT: &str = "a stack needs at least `name` and `clouds`";
+
 /// A reference written in the stack file (a `${...}` or a `depends_on` entry),
 /// checked once every resource is known.
 pub(super) struct UserRef {
@@ -86,8 +73,8 @@ pub(super) struct UserRef {
     /// `None` for `depends_on`.
     pub output: Option<String>,
     pub span: Span,
-    /// Where it was written, for messages: "data `x`".
-    pub what: String,
+    /// Where it was written, for messages: an index into `Loader::whats`.
+    pub what: usize,
 }
 
 /// What `clouds:` declared, even when its settings are wrong (so that clusters using
@@ -107,7 +94,7 @@ pub(super) struct Loader<'f> {
     pub cx: Cx<'f>,
     pub clouds: BTreeMap<String, CloudConfig>,
     pub cloud_decls: BTreeMap<String, CloudDecl>,
-    pub clusters: HashMap<String, ClusterInfo>,
+    pub clusters: FxMap<String, ClusterInfo>,
     /// Cluster names in declaration order (for hints).
     pub cluster_names: Vec<String>,
     pub resources: Vec<DesiredResource>,
@@ -115,9 +102,14 @@ pub(super) struct Loader<'f> {
     /// parallel to `resources`.
     pub explicit: Vec<Vec<Address>>,
     pub user_refs: Vec<UserRef>,
-    /// For each data resource, its value keys (its outputs besides `id`).
-    pub data_outputs: HashMap<String, Vec<String>>,
+    /// Descriptions of where references were written ("data `x`"), shared by all
+    /// the references of one place.
+    pub whats: Vec<String>,
     pub outputs: BTreeMap<String, OutputDef>,
+    /// `clouds:` is missing or not a mapping: cloud names are not checked.
+    pub clouds_unreadable: bool,
+    /// `clusters:` is not a mapping: cluster names are not checked.
+    pub clusters_unreadable: bool,
 }
 
 const PROVIDERS: &[&str] = &["gcp", "aws", "azure", "sim", "local"];
@@ -218,13 +210,15 @@ impl<'f> Loader<'f> {
             cx,
             clouds: BTreeMap::new(),
             cloud_decls: BTreeMap::new(),
-            clusters: HashMap::new(),
+            clusters: FxMap::default(),
             cluster_names: Vec::new(),
             resources: Vec::new(),
             explicit: Vec::new(),
             user_refs: Vec::new(),
-            data_outputs: HashMap::new(),
+            whats: Vec::new(),
             outputs: BTreeMap::new(),
+            clouds_unreadable: false,
+            clusters_unreadable: false,
         }
     }
 
@@ -272,23 +266,29 @@ impl<'f> Loader<'f> {
             }
         }
 
+        // When a section can't be read at all, names that refer into it are not
+        // checked (each use would only repeat the same problem).
+        self.clouds_unreadable = true;
         if obj.req(&mut self.cx, "clouds").is_some() {
             if let Some(clouds) = obj.map_opt(&mut self.cx, "clouds") {
+                self.clouds_unreadable = false;
                 for (k, v) in clouds {
                     self.cloud(k, v);
                 }
             }
         }
-        if let Some(clusters) = obj.map_opt(&mut self.cx, "clusters") {
+        let clusters = obj.map_opt(&mut self.cx, "clusters");
+        self.clusters_unreadable = clusters.is_none() && obj.get("clusters").is_some();
+        if let Some(clusters) = clusters {
             for (k, _) in clusters {
                 self.clusters.insert(
-                    k.text.clone(),
+                    k.text.to_string(),
                     ClusterInfo {
                         cloud: None,
                         pools: Vec::new(),
                     },
                 );
-                self.cluster_names.push(k.text.clone());
+                self.cluster_names.push(k.text.to_string());
             }
             for (k, v) in clusters {
                 self.cluster(k, v);
@@ -320,7 +320,7 @@ impl<'f> Loader<'f> {
     // ----- clouds -------------------------------------------------------------
 
     fn cloud(&mut self, key: &Scalar, node: &Node) {
-        let name = key.text.clone();
+        let name = key.text.to_string();
         let what = format!("cloud `{}`", clip(&name));
         let mut decl = CloudDecl {
             provider: None,
@@ -378,7 +378,7 @@ impl<'f> Loader<'f> {
                     } else {
                         self.cx.error(
                             s.span,
-                            format!("invalid {label}: `{}`", clip(&s.v)),
+                            format!("invalid kubernetes_version `{}` in {what}", clip(&s.v)),
                             Some(names::VERSION_HINT.to_string()),
                         );
                         None
@@ -454,7 +454,10 @@ impl<'f> Loader<'f> {
             n => {
                 self.cx.error(
                     n.span(),
-                    format!("expected a duration or a mapping for {label}, found {}", found(n)),
+                    format!(
+                        "expected a duration or a mapping for {label}, found {}",
+                        found(n)
+                    ),
                     Some(names::DURATION_HINT.to_string()),
                 );
                 None
@@ -479,6 +482,9 @@ impl<'f> Loader<'f> {
         if self.cloud_decls.contains_key(&s.v) {
             return Some(s.v.clone());
         }
+        if self.clouds_unreadable {
+            return None;
+        }
         let names: Vec<&str> = self.cloud_decls.keys().map(String::as_str).collect();
         let hint = self.cx.suggest(&s.v, names.iter().copied(), "clouds");
         self.cx.error(
@@ -493,6 +499,9 @@ impl<'f> Loader<'f> {
     pub(super) fn known_cluster(&mut self, s: &Sp<String>, what: &str) -> bool {
         if self.clusters.contains_key(&s.v) {
             return true;
+        }
+        if self.clusters_unreadable {
+            return false;
         }
         let hint = self.cx.suggest(
             &s.v,
@@ -510,7 +519,7 @@ impl<'f> Loader<'f> {
     // ----- clusters -----------------------------------------------------------
 
     fn cluster(&mut self, key: &Scalar, node: &Node) {
-        let name = key.text.clone();
+        let name = key.text.to_string();
         if !names::cluster_name_ok(&name) {
             self.cx.error(
                 key.span,
@@ -567,7 +576,10 @@ impl<'f> Loader<'f> {
         });
 
         let mut attrs = Attrs::new();
-        attrs.insert("flavor".into(), Expr::lit(flavor.map_or(Value::Null, Value::from)));
+        attrs.insert(
+            "flavor".into(),
+            Expr::lit(flavor.map_or(Value::Null, Value::from)),
+        );
         attrs.insert("region".into(), lit_opt(region.map(|r| r.v)));
         attrs.insert("kubernetes_version".into(), lit_opt(version.map(|v| v.v)));
         attrs.insert("labels".into(), Expr::Literal(labels));
@@ -585,18 +597,19 @@ impl<'f> Loader<'f> {
     }
 
     fn node_pool(&mut self, cluster: &str, cloud: Option<String>, key: &Scalar, node: &Node) {
-        let name = key.text.clone();
+        let name = key.text.to_string();
         if !names::cluster_name_ok(&name) {
             self.cx.error(
                 key.span,
                 format!(
-                    "invalid node pool name `{}` in cluster `{cluster}`",
-                    clip(&name)
+                    "invalid node pool name `{}` in cluster `{}`",
+                    clip(&name),
+                    clip(cluster)
                 ),
                 Some(names::CLUSTER_NAME_HINT.to_string()),
             );
         }
-        let what = format!("node pool `{}` of cluster `{cluster}`", clip(&name));
+        let what = format!("node pool `{}` of cluster `{}`", clip(&name), clip(cluster));
         let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
             return;
         };
@@ -704,10 +717,13 @@ impl<'f> Loader<'f> {
 
         // Members: known clusters, each once.
         let mut members: Vec<Sp<String>> = Vec::new();
-        let mut first_seen: HashMap<String, Span> = HashMap::new();
+        let mut first_seen: FxMap<String, Span> = FxMap::default();
         let mut had_members = false;
         let members_key = obj.raw("members").map(|(k, _)| k.span);
-        if let Some(items) = obj.list_opt(&mut self.cx, "members") {
+        let items = obj.list_opt(&mut self.cx, "members");
+        // Not a list (reported): whether the host is a member can't be told.
+        let members_unreadable = items.is_none() && obj.get("members").is_some();
+        if let Some(items) = items {
             had_members = !items.is_empty();
             for item in items {
                 let Some(m) = as_str(&mut self.cx, item, "an entry of `members` in federation")
@@ -717,7 +733,10 @@ impl<'f> Loader<'f> {
                 if let Some(first) = first_seen.get(&m.v) {
                     self.cx.error(
                         m.span,
-                        format!("cluster `{}` is listed twice in federation members", clip(&m.v)),
+                        format!(
+                            "cluster `{}` is listed twice in federation members",
+                            clip(&m.v)
+                        ),
                         Some(format!(
                             "it is first listed at line {}, column {}",
                             first.line, first.column
@@ -745,13 +764,13 @@ impl<'f> Loader<'f> {
                 None
             }
             Some(h) => {
-                if !self.known_cluster(&h, "federation host") {
+                if !self.known_cluster(&h, "federation host") || members_unreadable {
                     None
                 } else if !first_seen.contains_key(&h.v) {
                     self.cx.error(
                         h.span,
-                        format!("federation host `{}` is not one of the members", h.v),
-                        Some(format!("add `{}` to `members`", h.v)),
+                        format!("federation host `{}` is not one of the members", clip(&h.v)),
+                        Some(format!("add `{}` to `members`", clip(&h.v))),
                     );
                     None
                 } else {
@@ -806,7 +825,7 @@ impl<'f> Loader<'f> {
     // ----- data and outputs ---------------------------------------------------
 
     fn data(&mut self, key: &Scalar, node: &Node) {
-        let name = key.text.clone();
+        let name = key.text.to_string();
         if !names::simple_name_ok(&name) {
             self.cx.error(
                 key.span,
@@ -823,31 +842,30 @@ impl<'f> Loader<'f> {
             .str_opt(&mut self.cx, "cloud")
             .and_then(|c| self.known_cloud(&c, &what));
         let mut attrs = Attrs::new();
-        let mut keys = Vec::new();
         if let Some(values) = obj.map_opt(&mut self.cx, "values") {
             for (k, v) in values {
                 if k.text == "id" {
                     self.cx.error(
                         k.span,
                         format!("`values.id` is reserved in {what}"),
-                        Some("every data resource has an `id` output; pick another name".to_string()),
+                        Some(
+                            "every data resource has an `id` output; pick another name".to_string(),
+                        ),
                     );
                     continue;
                 }
                 let field = Fmt(|f| write!(f, "values.{}", k.text));
                 let e = self.value_expr(v, &what, field);
-                keys.push(k.text.clone());
-                attrs.insert(k.text.clone(), e);
+                attrs.insert(k.text.to_string(), e);
             }
         }
         let deps = self.depends_on(&obj, &what);
-        self.data_outputs.insert(name.clone(), keys);
         let address = Address::new(ResourceKind::Data, name);
         self.push(address, cloud, attrs, deps, key.span);
     }
 
     fn output(&mut self, key: &Scalar, node: &Node) {
-        let name = key.text.clone();
+        let name = key.text.to_string();
         if !names::output_name_ok(&name) {
             self.cx.error(
                 key.span,
@@ -895,12 +913,13 @@ impl<'f> Loader<'f> {
     ) -> Expr {
         match parse_template(text) {
             Ok(e) => {
+                let what = self.what_id(what);
                 let mut push = |address: &Address, output: &str| {
                     self.user_refs.push(UserRef {
                         address: address.clone(),
                         output: Some(output.to_string()),
                         span,
-                        what: what.to_string(),
+                        what,
                     });
                 };
                 match &e {
@@ -917,12 +936,48 @@ impl<'f> Loader<'f> {
                 e
             }
             Err(msg) => {
+                let hint = self
+                    .reference_kind_hint(text)
+                    .unwrap_or_else(|| "references look like ${cluster.NAME.endpoint}".to_string());
                 self.cx.error(
                     span,
-                    format!("invalid reference in `{field}` of {what}: {}", clip_to(&msg, 160)),
-                    Some("references look like ${cluster.NAME.endpoint}".to_string()),
+                    format!(
+                        "invalid reference in `{field}` of {what}: {}",
+                        clip_to(&msg, 160)
+                    ),
+                    Some(hint),
                 );
                 Expr::Literal(Value::Null)
+            }
+        }
+    }
+
+    /// "did you mean `cluster`?" for the first `${KIND...}` whose kind is unknown.
+    fn reference_kind_hint(&mut self, text: &str) -> Option<String> {
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let after = &rest[start + 2..];
+            let inner = after.split('}').next().unwrap_or("").trim();
+            let kind = inner.split('.').next().unwrap_or("");
+            if ResourceKind::parse(kind).is_none() {
+                let kinds = ResourceKind::ALL.map(ResourceKind::as_str);
+                return Some(match self.cx.closest(kind, kinds) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => format!("kinds are: {}", kinds.join(", ")),
+                });
+            }
+            rest = after;
+        }
+        None
+    }
+
+    /// The index of `what` in `whats`, reusing the last entry when it is the same.
+    fn what_id(&mut self, what: &str) -> usize {
+        match self.whats.last() {
+            Some(last) if last == what => self.whats.len() - 1,
+            _ => {
+                self.whats.push(what.to_string());
+                self.whats.len() - 1
             }
         }
     }
@@ -947,7 +1002,7 @@ impl<'f> Loader<'f> {
                     n => as_str(&mut self.cx, n, label).map(|s| s.v),
                 };
                 if let Some(value) = value {
-                    m.insert(k.text.clone(), Value::String(value));
+                    m.insert(k.text.to_string(), Value::String(value));
                 }
             }
         }
@@ -961,17 +1016,23 @@ impl<'f> Loader<'f> {
             return out;
         };
         for item in items {
-            let label = Fmt(|f| write!(f, "an entry of `depends_on` in {what}"));
-            let Some(s) = as_str(&mut self.cx, item, label) else {
+            let Node::Scalar(s) = item else {
+                let label = Fmt(|f| write!(f, "an entry of `depends_on` in {what}"));
+                as_str(&mut self.cx, item, label);
                 continue;
+            };
+            let s = Sp {
+                v: s.text.as_ref(),
+                span: s.span,
             };
             match s.v.trim().parse::<Address>() {
                 Ok(address) => {
+                    let what = self.what_id(what);
                     self.user_refs.push(UserRef {
                         address: address.clone(),
                         output: None,
                         span: s.span,
-                        what: what.to_string(),
+                        what,
                     });
                     out.push(address);
                 }
@@ -993,7 +1054,7 @@ impl<'f> Loader<'f> {
                     };
                     self.cx.error(
                         s.span,
-                        format!("invalid address `{}` in `depends_on` of {what}", clip(&s.v)),
+                        format!("invalid address `{}` in `depends_on` of {what}", clip(s.v)),
                         hint,
                     );
                 }

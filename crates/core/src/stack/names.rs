@@ -12,7 +12,9 @@ fn starts_with_letter(s: &str) -> bool {
 
 /// The stack's `name`: 1-63 of `[a-z0-9-]`, starting with a letter.
 pub fn stack_name_ok(s: &str) -> bool {
-    (1..=63).contains(&s.len()) && starts_with_letter(s) && s.chars().all(|c| lower_alnum(c) || c == '-')
+    (1..=63).contains(&s.len())
+        && starts_with_letter(s)
+        && s.chars().all(|c| lower_alnum(c) || c == '-')
 }
 pub const STACK_NAME_HINT: &str =
     "use 1-63 lowercase letters, digits and hyphens, starting with a letter";
@@ -41,7 +43,8 @@ pub const SIMPLE_NAME_HINT: &str =
 pub fn output_name_ok(s: &str) -> bool {
     (1..=63).contains(&s.len())
         && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 pub const OUTPUT_NAME_HINT: &str = "use 1-63 letters, digits, `-` and `_`, starting with a letter";
 
@@ -75,8 +78,7 @@ fn zone_label_ok(l: &str) -> bool {
 pub fn zone_ok(s: &str) -> bool {
     s.len() <= 253 && s.split('.').all(zone_label_ok)
 }
-pub const ZONE_HINT: &str =
-    "use a lowercase domain name without a trailing dot, e.g. example.com";
+pub const ZONE_HINT: &str = "use a lowercase domain name without a trailing dot, e.g. example.com";
 
 /// The part of a record name in front of the zone: labels of `[a-z0-9_-]`, and `*`
 /// as the leftmost label for a wildcard.
@@ -113,7 +115,8 @@ pub fn hostname_ok(s: &str) -> bool {
         && s.len() <= 253
         && s.split('.').all(|l| {
             (1..=63).contains(&l.len())
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
 }
 
@@ -148,7 +151,9 @@ pub fn flavor_from_region(region: &str) -> &'static str {
             let digits = p.bytes().rev().take_while(u8::is_ascii_digit).count();
             digits > 0
                 && digits < p.len()
-                && p.bytes().take(p.len() - digits).all(|c| c.is_ascii_lowercase())
+                && p.bytes()
+                    .take(p.len() - digits)
+                    .all(|c| c.is_ascii_lowercase())
         };
         if !a.is_empty() && a.bytes().all(|c| c.is_ascii_lowercase()) && letters_then_digits(b) {
             return "gke";
@@ -195,8 +200,7 @@ pub fn duration_ms(s: &str) -> Option<u64> {
     // In range and non-negative: the conversion is exact.
     Some(ms as u64)
 }
-pub const DURATION_HINT: &str =
-    "use a number of seconds or a duration like 250ms, 2s or 1m";
+pub const DURATION_HINT: &str = "use a number of seconds or a duration like 250ms, 2s or 1m";
 
 #[cfg(test)]
 mod tests {

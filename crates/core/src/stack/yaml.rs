@@ -8,11 +8,13 @@
 //! node budget proportional to the input, so "billion laughs" documents are rejected
 //! instead of exhausting memory.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use super::cx::{FxMap, FxSet};
 use super::Span;
 
 /// Deepest nesting of mappings and sequences accepted (aliases included).
@@ -22,31 +24,40 @@ pub(crate) const MAX_DEPTH: usize = 128;
 const SMALL_MAP: usize = 16;
 
 /// A scalar: its original text, whether it was written plain, and where.
+///
+/// The text borrows from the source when it appears there verbatim (most scalars),
+/// which keeps large documents cheap to build and to drop.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Scalar {
-    pub text: String,
+pub(crate) struct Scalar<'a> {
+    pub text: Cow<'a, str>,
     /// Plain (unquoted, not a block scalar, not tagged `!!str`). Only plain scalars
     /// can be numbers, booleans or null.
     pub plain: bool,
     pub span: Span,
 }
 
-impl Scalar {
+impl Scalar<'_> {
     /// `~`, `null` or nothing at all, written plain.
     pub fn is_null(&self) -> bool {
-        self.plain && matches!(self.text.as_str(), "" | "~" | "null" | "Null" | "NULL")
+        self.plain && matches!(self.text.as_ref(), "" | "~" | "null" | "Null" | "NULL")
     }
 }
 
 /// A located YAML node.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node {
-    Scalar(Scalar),
-    Seq { items: Vec<Node>, span: Span },
-    Map { entries: Vec<(Scalar, Node)>, span: Span },
+pub(crate) enum Node<'a> {
+    Scalar(Scalar<'a>),
+    Seq {
+        items: Vec<Node<'a>>,
+        span: Span,
+    },
+    Map {
+        entries: Vec<(Scalar<'a>, Node<'a>)>,
+        span: Span,
+    },
 }
 
-impl Node {
+impl Node<'_> {
     pub fn span(&self) -> Span {
         match self {
             Node::Scalar(s) => s.span,
@@ -71,8 +82,8 @@ pub(crate) struct YamlError {
 /// The result of parsing: the document (if it could be read at all) and the problems
 /// found. Duplicate keys and non-scalar keys are reported but do not stop parsing (the
 /// offending entry is dropped); syntax errors do.
-pub(crate) struct Parsed {
-    pub root: Option<Node>,
+pub(crate) struct Parsed<'a> {
+    pub root: Option<Node<'a>>,
     pub errors: Vec<YamlError>,
 }
 
@@ -83,51 +94,63 @@ pub(crate) fn span_of(m: &Marker) -> Span {
     }
 }
 
-enum Pending {
+enum Pending<'a> {
     None,
-    Key(Scalar),
+    Key(Scalar<'a>),
     /// The key was not usable (reported); drop the value.
     Skip,
 }
 
-enum Frame {
+/// An open collection. Its children are kept on the builder's shared scratch stacks
+/// from `start` on, and moved into an exactly-sized vector when it closes.
+enum Frame<'a> {
     Seq {
-        items: Vec<Node>,
+        start: usize,
         span: Span,
         anchor: usize,
     },
     Map {
-        entries: Vec<(Scalar, Node)>,
+        start: usize,
         span: Span,
         anchor: usize,
-        pending: Pending,
-        /// Key text -> index in `entries`, built once the mapping is large (small
-        /// ones are searched linearly).
-        seen: Option<HashMap<String, usize>>,
+        pending: Pending<'a>,
+        /// Key text -> index (from `start`), built once the mapping is large
+        /// (small ones are searched linearly).
+        seen: Option<FxMap<String, usize>>,
     },
 }
 
 /// A finished node with the numbers the alias limits need.
-struct Built {
-    node: Node,
+struct Built<'a> {
+    node: Node<'a>,
     /// Number of nodes in it.
     size: usize,
     /// Nesting levels in it (a scalar is 0, `[a]` is 1).
     height: usize,
 }
 
-struct Anchored {
-    node: Node,
+struct Anchored<'a> {
+    node: Node<'a>,
     size: usize,
     height: usize,
 }
 
-struct Builder {
-    stack: Vec<Frame>,
+struct Builder<'a> {
+    source: &'a str,
+    /// Whether `source` is ASCII (then character and byte offsets agree).
+    ascii: bool,
+    /// A known (character offset, byte offset) pair in `source`, moved forward as
+    /// scalars are found (their offsets only grow).
+    cursor: (usize, usize),
+    stack: Vec<Frame<'a>>,
+    /// Children of the open sequences, innermost last.
+    seq_items: Vec<Node<'a>>,
+    /// Entries of the open mappings, innermost last.
+    map_entries: Vec<(Scalar<'a>, Node<'a>)>,
     /// Per open frame: (nodes so far, max child height).
     stats: Vec<(usize, usize)>,
-    anchors: HashMap<usize, Anchored>,
-    root: Option<Node>,
+    anchors: HashMap<usize, Anchored<'a>>,
+    root: Option<Node<'a>>,
     errors: Vec<YamlError>,
     nodes_budget: usize,
     nodes_used: usize,
@@ -141,9 +164,14 @@ fn is_str_tag(tag: &Option<Tag>) -> bool {
 }
 
 /// Parses one YAML document into a located tree.
-pub(crate) fn parse(text: &str) -> Parsed {
+pub(crate) fn parse(text: &str) -> Parsed<'_> {
     let mut b = Builder {
+        source: text,
+        ascii: text.is_ascii(),
+        cursor: (0, 0),
         stack: Vec::new(),
+        seq_items: Vec::new(),
+        map_entries: Vec::new(),
         stats: Vec::new(),
         anchors: HashMap::new(),
         root: None,
@@ -189,6 +217,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let plain = style == TScalarStyle::Plain && !is_str_tag(&tag);
+                let text = b.borrow(text, style, mark.index());
                 b.finish(
                     Built {
                         node: Node::Scalar(Scalar { text, plain, span }),
@@ -201,7 +230,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
             Event::Alias(id) => b.alias(id, span),
             Event::SequenceStart(anchor, _) => b.open(
                 Frame::Seq {
-                    items: Vec::new(),
+                    start: b.seq_items.len(),
                     span,
                     anchor,
                 },
@@ -209,7 +238,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
             ),
             Event::MappingStart(anchor, _) => b.open(
                 Frame::Map {
-                    entries: Vec::new(),
+                    start: b.map_entries.len(),
                     span,
                     anchor,
                     pending: Pending::None,
@@ -233,8 +262,43 @@ pub(crate) fn parse(text: &str) -> Parsed {
     }
 }
 
-impl Builder {
-    fn open(&mut self, frame: Frame, span: Span) -> Result<(), YamlError> {
+impl<'a> Builder<'a> {
+    /// The scalar's text as a slice of the source when it is written there verbatim
+    /// (plain, or quoted without escapes), else the parser's string.
+    fn borrow(&mut self, text: String, style: TScalarStyle, char_index: usize) -> Cow<'a, str> {
+        let skip = match style {
+            TScalarStyle::Plain => 0,
+            TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => 1,
+            TScalarStyle::Literal | TScalarStyle::Folded => return Cow::Owned(text),
+        };
+        let Some(start) = self.byte_offset(char_index.saturating_add(skip)) else {
+            return Cow::Owned(text);
+        };
+        match self.source.get(start..start.saturating_add(text.len())) {
+            Some(slice) if slice == text => Cow::Borrowed(slice),
+            _ => Cow::Owned(text),
+        }
+    }
+
+    /// The byte offset of a character offset, walking forward from the cursor.
+    fn byte_offset(&mut self, char_index: usize) -> Option<usize> {
+        if self.ascii {
+            return Some(char_index);
+        }
+        let (mut ci, mut bi) = self.cursor;
+        if char_index < ci {
+            return None;
+        }
+        let mut chars = self.source.get(bi..)?.chars();
+        while ci < char_index {
+            bi += chars.next()?.len_utf8();
+            ci += 1;
+        }
+        self.cursor = (ci, bi);
+        Some(bi)
+    }
+
+    fn open(&mut self, frame: Frame<'a>, span: Span) -> Result<(), YamlError> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(YamlError {
                 span,
@@ -264,18 +328,35 @@ impl Builder {
         let (Some(frame), Some((size, child_height))) = (self.stack.pop(), self.stats.pop()) else {
             return Ok(());
         };
+        // The parser marks a block collection where its first entry's indicator is
+        // (`:` of the first key); report it where the first entry starts instead.
         let (node, anchor) = match frame {
             Frame::Seq {
-                items,
+                start,
                 span,
                 anchor,
-            } => (Node::Seq { items, span }, anchor),
+            } => {
+                let items: Vec<Node<'a>> = self
+                    .seq_items
+                    .drain(start.min(self.seq_items.len())..)
+                    .collect();
+                let span = items.first().map_or(span, |i| span.min(i.span()));
+                (Node::Seq { items, span }, anchor)
+            }
             Frame::Map {
-                entries,
+                start,
                 span,
                 anchor,
                 ..
-            } => (Node::Map { entries, span }, anchor),
+            } => {
+                let entries: Vec<(Scalar<'a>, Node<'a>)> = self
+                    .map_entries
+                    .drain(start.min(self.map_entries.len())..)
+                    .collect();
+                let span = entries.first().map_or(span, |(k, _)| span.min(k.span));
+                let entries = self.merge_keys(entries);
+                (Node::Map { entries, span }, anchor)
+            }
         };
         self.attach(
             Built {
@@ -287,7 +368,7 @@ impl Builder {
         )
     }
 
-    fn finish(&mut self, built: Built, anchor: usize) -> Result<(), YamlError> {
+    fn finish(&mut self, built: Built<'a>, anchor: usize) -> Result<(), YamlError> {
         let span = built.node.span();
         self.count(built.size, span)?;
         self.attach(built, anchor)
@@ -318,8 +399,54 @@ impl Builder {
         self.attach(Built { node, size, height }, 0)
     }
 
+    /// Applies YAML merge keys: `<<: *base` (or `<<: [*a, *b]`) adds the entries of
+    /// the merged mappings that the mapping does not set itself, where `<<` is.
+    /// Earlier mappings in a list win over later ones.
+    fn merge_keys(&mut self, entries: Vec<(Scalar<'a>, Node<'a>)>) -> Vec<(Scalar<'a>, Node<'a>)> {
+        let is_merge = |k: &Scalar| k.plain && k.text == "<<";
+        if !entries.iter().any(|(k, _)| is_merge(k)) {
+            return entries;
+        }
+        let mut taken: FxSet<String> = entries
+            .iter()
+            .filter(|(k, _)| !is_merge(k))
+            .map(|(k, _)| k.text.to_string())
+            .collect();
+        let mut out = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            if !is_merge(&k) {
+                out.push((k, v));
+                continue;
+            }
+            let sources = match v {
+                Node::Seq { items, .. } => items,
+                other => vec![other],
+            };
+            for source in sources {
+                match source {
+                    Node::Map { entries, .. } => {
+                        for (mk, mv) in entries {
+                            if taken.insert(mk.text.to_string()) {
+                                out.push((mk, mv));
+                            }
+                        }
+                    }
+                    other => self.errors.push(YamlError {
+                        span: other.span(),
+                        message: format!(
+                            "`<<` merges mappings, found {}",
+                            super::cx::found(&other)
+                        ),
+                        hint: Some("write `<<: *name` where `&name` marks a mapping".to_string()),
+                    }),
+                }
+            }
+        }
+        out
+    }
+
     /// Records an anchor and hands the node to its parent (or makes it the root).
-    fn attach(&mut self, built: Built, anchor: usize) -> Result<(), YamlError> {
+    fn attach(&mut self, built: Built<'a>, anchor: usize) -> Result<(), YamlError> {
         if anchor != 0 {
             self.anchors.insert(
                 anchor,
@@ -340,9 +467,9 @@ impl Builder {
                     self.root = Some(built.node);
                 }
             }
-            Some(Frame::Seq { items, .. }) => items.push(built.node),
+            Some(Frame::Seq { .. }) => self.seq_items.push(built.node),
             Some(Frame::Map {
-                entries,
+                start,
                 pending,
                 seen,
                 ..
@@ -363,8 +490,9 @@ impl Builder {
                     }
                 },
                 Pending::Key(key) => {
+                    let entries = self.map_entries.get(*start..).unwrap_or(&[]);
                     let first = match seen {
-                        Some(seen) => seen.get(&key.text).copied(),
+                        Some(seen) => seen.get(key.text.as_ref()).copied(),
                         None => entries.iter().position(|(k, _)| k.text == key.text),
                     };
                     if let Some(first) = first.and_then(|i| entries.get(i)) {
@@ -379,17 +507,17 @@ impl Builder {
                         });
                     } else {
                         if let Some(seen) = seen {
-                            seen.insert(key.text.clone(), entries.len());
+                            seen.insert(key.text.to_string(), entries.len());
                         } else if entries.len() >= SMALL_MAP {
-                            let mut m: HashMap<String, usize> = entries
+                            let mut m: FxMap<String, usize> = entries
                                 .iter()
                                 .enumerate()
-                                .map(|(i, (k, _))| (k.text.clone(), i))
+                                .map(|(i, (k, _))| (k.text.to_string(), i))
                                 .collect();
-                            m.insert(key.text.clone(), entries.len());
+                            m.insert(key.text.to_string(), entries.len());
                             *seen = Some(m);
                         }
-                        entries.push((key, built.node));
+                        self.map_entries.push((key, built.node));
                     }
                 }
                 Pending::Skip => {}
@@ -403,7 +531,7 @@ impl Builder {
 mod tests {
     use super::*;
 
-    fn root(text: &str) -> Node {
+    fn root(text: &str) -> Node<'_> {
         let p = parse(text);
         assert!(p.errors.is_empty(), "{:?}", p.errors);
         p.root.expect("a document")
@@ -412,6 +540,7 @@ mod tests {
     #[test]
     fn keeps_original_scalar_text_and_locations() {
         let n = root("a: 1.30\nb:\n  - 'x'\n");
+        let n_span = n.span();
         let Node::Map { entries, .. } = n else {
             panic!("map")
         };
@@ -423,6 +552,7 @@ mod tests {
         assert_eq!(v.text, "1.30");
         assert!(v.plain);
         assert_eq!(v.span, Span { line: 1, column: 4 });
+        assert_eq!(n_span, Span { line: 1, column: 1 });
         let Node::Seq { items, .. } = &entries[1].1 else {
             panic!("seq")
         };
@@ -431,6 +561,22 @@ mod tests {
         };
         assert!(!x.plain);
         assert_eq!(x.span, Span { line: 3, column: 5 });
+    }
+
+    #[test]
+    fn scalars_borrow_from_the_source() {
+        for text in ["a: x\nb: 'y'\nc: \"z\"\n", "é: ü\nb: 'y'\nc: \"z\\n\"\n"] {
+            let Node::Map { entries, .. } = root(text) else {
+                panic!("map")
+            };
+            for (k, v) in &entries {
+                assert!(matches!(k.text, Cow::Borrowed(_)), "{k:?}");
+                let Node::Scalar(v) = v else { panic!("scalar") };
+                // An escape sequence can't be borrowed.
+                let escaped = v.text.contains('\n');
+                assert_eq!(matches!(v.text, Cow::Borrowed(_)), !escaped, "{v:?}");
+            }
+        }
     }
 
     #[test]
@@ -445,6 +591,25 @@ mod tests {
             panic!("maps")
         };
         assert_eq!(a[0].0.text, b[0].0.text);
+    }
+
+    #[test]
+    fn merge_keys_fill_in_unset_entries() {
+        let n = root("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n");
+        let Node::Map { entries, .. } = n else {
+            panic!("map")
+        };
+        let Node::Map { entries: m, .. } = &entries[1].1 else {
+            panic!("map")
+        };
+        let got: Vec<(&str, &str)> = m
+            .iter()
+            .map(|(k, v)| match v {
+                Node::Scalar(s) => (k.text.as_ref(), s.text.as_ref()),
+                _ => (k.text.as_ref(), "?"),
+            })
+            .collect();
+        assert_eq!(got, [("x", "1"), ("y", "3")]);
     }
 
     #[test]

@@ -7,9 +7,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use fedstack_core::address::Address;
 use fedstack_core::plan::{Change, Plan};
-use fedstack_core::state::{fingerprint, Intent, IntentOperation, ResourceState, StateChange, StateSnapshot};
-use fedstack_core::value::{Known, Values};
-use fedstack_provider::{ErrorClass, Observed, Progress, ProviderError, ResourceSpec, SharedProvider};
+use fedstack_core::state::{
+    fingerprint, Intent, IntentOperation, ResourceState, StateChange, StateSnapshot,
+};
+use fedstack_core::value::{changed_attributes, Known, Values};
+use fedstack_provider::{
+    ErrorClass, Observed, Progress, ProviderError, ResourceSpec, SharedProvider,
+};
 use serde_json::Value;
 
 use crate::builtin::BuiltinProvider;
@@ -96,7 +100,10 @@ impl StepContext {
         let change = &self.changes[index];
         let address = &change.address;
         let started = Instant::now();
-        self.events.emit(Event::StepStart { address: address.clone(), action });
+        self.events.emit(Event::StepStart {
+            address: address.clone(),
+            action,
+        });
         let progress = StepProgress {
             address: address.clone(),
             action,
@@ -121,7 +128,12 @@ impl StepContext {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(id) => {
-                self.events.emit(Event::StepDone { address: address.clone(), action, elapsed_ms, id });
+                self.events.emit(Event::StepDone {
+                    address: address.clone(),
+                    action,
+                    elapsed_ms,
+                    id,
+                });
                 Outcome::Done
             }
             Err(error) => {
@@ -137,7 +149,12 @@ impl StepContext {
     }
 
     /// Does the work; `Ok` carries the cloud id for the "complete" line.
-    async fn execute(&self, change: &Change, action: StepAction, progress: &StepProgress) -> Result<Option<String>, String> {
+    async fn execute(
+        &self,
+        change: &Change,
+        action: StepAction,
+        progress: &StepProgress,
+    ) -> Result<Option<String>, String> {
         let address = &change.address;
         let provider = self.provider(change)?;
         let retry = |_: &'static str| {
@@ -176,7 +193,11 @@ impl StepContext {
                     Err(e) => {
                         // Leave the intent only if something was left behind.
                         if let Ok(None) = provider.read(&spec).await {
-                            let _ = self.record(vec![StateChange::ClearIntent { address: address.clone() }]).await;
+                            let _ = self
+                                .record(vec![StateChange::ClearIntent {
+                                    address: address.clone(),
+                                }])
+                                .await;
                         }
                         Err(describe(&e, address, change))
                     }
@@ -184,11 +205,14 @@ impl StepContext {
             }
             StepAction::Update => {
                 let spec = self.desired_spec(change)?;
-                let changed = changed_attrs(change, &spec.attrs);
+                let changed = changed_attributes(&spec.attrs, change.before.as_ref());
                 let o = self
                     .settings
                     .retry
-                    .run(|| provider.update(&spec, &changed, progress), retry("update"))
+                    .run(
+                        || provider.update(&spec, &changed, progress),
+                        retry("update"),
+                    )
                     .await
                     .map_err(|e| describe(&e, address, change))?;
                 self.put(change, &spec, o).await
@@ -201,17 +225,15 @@ impl StepContext {
                     .run(|| provider.wait_ready(&spec, progress), retry("adopt"))
                     .await
                     .map_err(|e| describe(&e, address, change))?;
-                let changed: Vec<String> = spec
-                    .attrs
-                    .iter()
-                    .filter(|(k, v)| o.attrs.get(*k) != Some(*v) && !(v.is_null() && !o.attrs.contains_key(*k)))
-                    .map(|(k, _)| k.clone())
-                    .collect();
+                let changed = changed_attributes(&spec.attrs, Some(&o.attrs));
                 if !changed.is_empty() {
                     o = self
                         .settings
                         .retry
-                        .run(|| provider.update(&spec, &changed, progress), retry("update"))
+                        .run(
+                            || provider.update(&spec, &changed, progress),
+                            retry("update"),
+                        )
                         .await
                         .map_err(|e| describe(&e, address, change))?;
                 }
@@ -224,11 +246,17 @@ impl StepContext {
                     .run(|| provider.delete(&spec, progress), retry("delete"))
                     .await
                     .map_err(|e| describe(&e, address, change))?;
-                self.record(vec![StateChange::Remove { address: address.clone() }]).await?;
+                self.record(vec![StateChange::Remove {
+                    address: address.clone(),
+                }])
+                .await?;
                 Ok(None)
             }
             StepAction::Forget => {
-                self.record(vec![StateChange::Remove { address: address.clone() }]).await?;
+                self.record(vec![StateChange::Remove {
+                    address: address.clone(),
+                }])
+                .await?;
                 Ok(None)
             }
         }
@@ -242,18 +270,32 @@ impl StepContext {
     }
 
     /// Records the resource as it now is, then makes its values visible to dependents.
-    async fn put(&self, change: &Change, spec: &ResourceSpec, o: Observed) -> Result<Option<String>, String> {
-        let id = o.outputs.get("id").and_then(Value::as_str).map(str::to_string);
+    async fn put(
+        &self,
+        change: &Change,
+        spec: &ResourceSpec,
+        o: Observed,
+    ) -> Result<Option<String>, String> {
+        let id = o
+            .outputs
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let resource = ResourceState {
             address: change.address.clone(),
             cloud: change.cloud.clone(),
             cloud_name: spec.cloud_name.clone(),
             attrs: o.attrs.clone(),
             outputs: o.outputs.clone(),
-            sensitive: o.secrets.iter().map(|(k, v)| (k.clone(), fingerprint(v))).collect(),
+            sensitive: o
+                .secrets
+                .iter()
+                .map(|(k, v)| (k.clone(), fingerprint(v)))
+                .collect(),
             depends_on: change.depends_on.clone(),
         };
-        self.record(vec![StateChange::Put(Box::new(resource))]).await?;
+        self.record(vec![StateChange::Put(Box::new(resource))])
+            .await?;
         let mut values = o.attrs;
         values.extend(o.outputs);
         values.extend(o.secrets.into_iter().map(|(k, v)| (k, Value::String(v))));
@@ -265,7 +307,10 @@ impl StepContext {
 
     /// The desired attributes with every reference resolved.
     fn desired_spec(&self, change: &Change) -> Result<ResourceSpec, String> {
-        let produced = self.produced.lock().map_err(|_| "internal error: poisoned lock".to_string())?;
+        let produced = self
+            .produced
+            .lock()
+            .map_err(|_| "internal error: poisoned lock".to_string())?;
         let mut missing: Option<String> = None;
         let mut attrs = Values::new();
         for (k, e) in &change.attrs {
@@ -315,15 +360,6 @@ impl StepContext {
     }
 }
 
-fn changed_attrs(change: &Change, resolved: &Values) -> Vec<String> {
-    let before = change.before.as_ref();
-    resolved
-        .iter()
-        .filter(|(k, v)| before.and_then(|b| b.get(*k)) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect()
-}
-
 fn describe(e: &ProviderError, address: &Address, change: &Change) -> String {
     match e.class {
         ErrorClass::AlreadyExists => format!(
@@ -338,7 +374,10 @@ fn describe(e: &ProviderError, address: &Address, change: &Change) -> String {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Progress from inside a step: provider statuses and the periodic "Still creating".

@@ -73,7 +73,14 @@ pub async fn apply(
         steps: work,
     });
 
-    let ctx = Arc::new(StepContext::new(plan, state, providers, settings, events.clone(), journal));
+    let ctx = Arc::new(StepContext::new(
+        plan,
+        state,
+        providers,
+        settings,
+        events.clone(),
+        journal,
+    ));
     let mut report = ApplyReport::default();
     let mut ready = graph.initial_ready();
     // Steps whose cloud is at its limit wait here, per cloud.
@@ -89,7 +96,9 @@ pub async fn apply(
         let stopping = stop.current() != Stop::Run;
         // Start what can start.
         while !stopping && busy < parallelism {
-            let Some((_, std::cmp::Reverse(i))) = ready.pop() else { break };
+            let Some((_, std::cmp::Reverse(i))) = ready.pop() else {
+                break;
+            };
             let step = &graph.steps[i];
             let Some(action) = step.action else {
                 // A no-op only orders: done at once.
@@ -163,7 +172,11 @@ pub async fn apply(
             }
             Finished::Failed(error) => {
                 let address = plan.changes[change].address.clone();
-                report.failures.push(StepFailure { address: address.clone(), action, error });
+                report.failures.push(StepFailure {
+                    address: address.clone(),
+                    action,
+                    error,
+                });
                 block_dependents(&graph, i, &address, &mut blocked_by);
             }
         }
@@ -178,11 +191,18 @@ pub async fn apply(
         let address = plan.changes[s.change].address.clone();
         match &blocked_by[i] {
             Some(by) => {
-                events.emit(Event::StepSkipped { address: address.clone(), action, blocked_by: by.clone() });
+                events.emit(Event::StepSkipped {
+                    address: address.clone(),
+                    action,
+                    blocked_by: by.clone(),
+                });
                 report.skipped.push((address, by.clone()));
             }
             None => {
-                events.emit(Event::StepNotStarted { address: address.clone(), action });
+                events.emit(Event::StepNotStarted {
+                    address: address.clone(),
+                    action,
+                });
                 report.not_started.push(address);
             }
         }
@@ -220,7 +240,11 @@ impl StateSink for NullSink {
     }
 }
 
-fn release(graph: &mut StepGraph, i: usize, ready: &mut BinaryHeap<(usize, std::cmp::Reverse<usize>)>) {
+fn release(
+    graph: &mut StepGraph,
+    i: usize,
+    ready: &mut BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
+) {
     let dependents = std::mem::take(&mut graph.steps[i].dependents);
     for &d in &dependents {
         let s = &mut graph.steps[d];
@@ -232,7 +256,12 @@ fn release(graph: &mut StepGraph, i: usize, ready: &mut BinaryHeap<(usize, std::
     graph.steps[i].dependents = dependents;
 }
 
-fn block_dependents(graph: &StepGraph, failed: usize, by: &Address, blocked: &mut [Option<Address>]) {
+fn block_dependents(
+    graph: &StepGraph,
+    failed: usize,
+    by: &Address,
+    blocked: &mut [Option<Address>],
+) {
     let mut stack = graph.steps[failed].dependents.clone();
     while let Some(d) = stack.pop() {
         if blocked[d].is_none() {

@@ -35,7 +35,13 @@ impl StepGraph {
         let mut final_step: HashMap<&Address, usize> = HashMap::with_capacity(plan.changes.len());
         let mut delete_step: HashMap<&Address, usize> = HashMap::new();
         let push = |steps: &mut Vec<Step>, change: usize, action: Option<StepAction>| {
-            steps.push(Step { change, action, waits: 0, dependents: Vec::new(), height: 0 });
+            steps.push(Step {
+                change,
+                action,
+                waits: 0,
+                dependents: Vec::new(),
+                height: 0,
+            });
             steps.len() - 1
         };
         for (i, c) in plan.changes.iter().enumerate() {
@@ -68,7 +74,9 @@ impl StepGraph {
         let mut edges: Vec<(usize, usize)> = Vec::with_capacity(steps.len() * 2);
         // Creates and updates after their dependencies.
         for c in &plan.changes {
-            let Some(&f) = final_step.get(&c.address) else { continue };
+            let Some(&f) = final_step.get(&c.address) else {
+                continue;
+            };
             for d in &c.depends_on {
                 if let Some(&df) = final_step.get(d) {
                     edges.push((f, df));
@@ -97,7 +105,11 @@ impl StepGraph {
             .map(|c| (&c.address, c.depends_on.as_slice()))
             .collect();
         for (a, &del) in &delete_step {
-            for b in recorded_dependents.get(a).map(Vec::as_slice).unwrap_or_default() {
+            for b in recorded_dependents
+                .get(a)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 if let Some(&bdel) = delete_step.get(b) {
                     edges.push((del, bdel));
                 } else if let Some(&bf) = final_step.get(b) {
@@ -141,7 +153,12 @@ fn compute_heights(steps: &mut [Step]) {
     }
     let mut queue: Vec<usize> = (0..steps.len()).filter(|&i| remaining[i] == 0).collect();
     while let Some(i) = queue.pop() {
-        let h = steps[i].dependents.iter().map(|&d| steps[d].height + 1).max().unwrap_or(0);
+        let h = steps[i]
+            .dependents
+            .iter()
+            .map(|&d| steps[d].height + 1)
+            .max()
+            .unwrap_or(0);
         steps[i].height = h;
         for &w in &waits_on[i] {
             remaining[w] -= 1;

@@ -111,11 +111,18 @@ impl SimOptions {
     }
 
     /// Reads the options through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<SimOptions, ProviderError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<SimOptions, ProviderError> {
         let mut o = SimOptions::default();
-        let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         if let Some(v) = get(Self::ENV_FAIL) {
-            o.fail = parse_fail_rules(&v).map_err(|e| invalid(format!("{}: {e}", Self::ENV_FAIL)))?;
+            o.fail =
+                parse_fail_rules(&v).map_err(|e| invalid(format!("{}: {e}", Self::ENV_FAIL)))?;
         }
         if let Some(v) = get(Self::ENV_THROTTLE) {
             o.throttle = match v.parse::<f64>() {
@@ -177,27 +184,28 @@ pub(crate) fn parse_fail_rules(s: &str) -> Result<Vec<FailRule>, String> {
     Ok(rules)
 }
 
-/// A duration setting: a number of seconds, or a string such as `0`, `250ms`, `2s`,
-/// `1.5` (seconds).
+/// A duration setting. A JSON number is **milliseconds** (fedstack's core normalizes
+/// `latency: 250ms` or `latency: 2` to `250` and `2000`); a string is a duration as
+/// written in a stack: `0`, `250ms`, `2s`, `1m`, or a bare number of seconds (`1.5`).
 pub(crate) fn parse_duration(v: &Value) -> Result<Duration, String> {
-    let secs = |f: f64| {
+    const HINT: &str = "write e.g. 0, 250ms, 2s or a number of seconds";
+    let from_secs = |f: f64| {
         if (0.0..1e9).contains(&f) {
             Ok(Duration::from_secs_f64(f))
         } else {
-            Err(format!("`{f}` is not a duration"))
+            Err(format!("`{f}` is not a duration; {HINT}"))
         }
     };
     match v {
-        Value::Number(n) => secs(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Number(n) => from_secs(n.as_f64().unwrap_or(f64::NAN) / 1000.0),
         Value::String(s) => {
             let s = s.trim();
             if let Ok(f) = s.parse::<f64>() {
-                return secs(f);
+                return from_secs(f);
             }
-            humantime::parse_duration(s)
-                .map_err(|_| format!("`{s}` is not a duration; write e.g. 0, 250ms, 2s or a number of seconds"))
+            humantime::parse_duration(s).map_err(|_| format!("`{s}` is not a duration; {HINT}"))
         }
-        other => Err(format!("`{other}` is not a duration; write e.g. 0, 250ms, 2s or a number of seconds")),
+        other => Err(format!("`{other}` is not a duration; {HINT}")),
     }
 }
 
@@ -249,14 +257,29 @@ pub(crate) fn parse_settings(cloud: &str, settings: &Values) -> Result<Settings,
             "gcp" => Emulates::Gcp,
             "aws" => Emulates::Aws,
             "azure" => Emulates::Azure,
-            other => return Err(bad("emulates", format!("`{other}` is not one of gcp, aws, azure"))),
+            other => {
+                return Err(bad(
+                    "emulates",
+                    format!("`{other}` is not one of gcp, aws, azure"),
+                ))
+            }
         }),
-        Some(other) => return Err(bad("emulates", format!("`{other}` is not one of gcp, aws, azure"))),
+        Some(other) => {
+            return Err(bad(
+                "emulates",
+                format!("`{other}` is not one of gcp, aws, azure"),
+            ))
+        }
     };
     let account = match settings.get("account") {
         None | Some(Value::Null) => cloud.to_string(),
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-        Some(other) => return Err(bad("account", format!("`{other}` is not a non-empty string"))),
+        Some(other) => {
+            return Err(bad(
+                "account",
+                format!("`{other}` is not a non-empty string"),
+            ))
+        }
     };
     let mut latency = LatencySetting::default();
     match settings.get("latency") {
@@ -269,7 +292,8 @@ pub(crate) fn parse_settings(cloud: &str, settings: &Values) -> Result<Settings,
                         format!("`{k}` is not an operation; use create, read, update or delete"),
                     )
                 })?;
-                latency.per_op[op.index()] = Some(parse_duration(v).map_err(|e| bad("latency", e))?);
+                latency.per_op[op.index()] =
+                    Some(parse_duration(v).map_err(|e| bad("latency", e))?);
             }
         }
         Some(v) => {
@@ -301,10 +325,22 @@ mod tests {
     fn durations() {
         assert_eq!(parse_duration(&json!(0)), Ok(Duration::ZERO));
         assert_eq!(parse_duration(&json!("0")), Ok(Duration::ZERO));
-        assert_eq!(parse_duration(&json!("250ms")), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            parse_duration(&json!("250ms")),
+            Ok(Duration::from_millis(250))
+        );
         assert_eq!(parse_duration(&json!("2s")), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration(&json!(1.5)), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration(&json!("1.5")), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration(&json!("1m")), Ok(Duration::from_secs(60)));
+        // Numbers are milliseconds, as the core normalizes them; bare strings are seconds.
+        assert_eq!(
+            parse_duration(&json!(1500)),
+            Ok(Duration::from_millis(1500))
+        );
+        assert_eq!(parse_duration(&json!(2.5)), Ok(Duration::from_micros(2500)));
+        assert_eq!(
+            parse_duration(&json!("1.5")),
+            Ok(Duration::from_millis(1500))
+        );
         assert!(parse_duration(&json!(-1)).is_err());
         assert!(parse_duration(&json!("soon")).is_err());
         assert!(parse_duration(&json!(true)).is_err());
@@ -326,9 +362,19 @@ mod tests {
         assert_eq!(s.account, "123456789012");
         assert_eq!(s.latency.per_op, [Some(Duration::from_millis(250)); 4]);
 
-        let s = parse_settings("x", &values(json!({"latency": {"create": 2, "read": "0"}}))).expect("valid");
-        assert_eq!(s.latency.per_op[SimOperation::Create.index()], Some(Duration::from_secs(2)));
-        assert_eq!(s.latency.per_op[SimOperation::Read.index()], Some(Duration::ZERO));
+        let s = parse_settings(
+            "x",
+            &values(json!({"latency": {"create": 2000, "read": "0"}})),
+        )
+        .expect("valid");
+        assert_eq!(
+            s.latency.per_op[SimOperation::Create.index()],
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            s.latency.per_op[SimOperation::Read.index()],
+            Some(Duration::ZERO)
+        );
         assert_eq!(s.latency.per_op[SimOperation::Update.index()], None);
     }
 
@@ -376,9 +422,15 @@ mod tests {
         let eks = Address::new(ResourceKind::Cluster, "eks-saopaulo");
         assert!(o.fail[0].matches(&eks, SimOperation::Create));
         assert!(!o.fail[0].matches(&eks, SimOperation::Delete));
-        assert!(o.fail[1].matches(&Address::new(ResourceKind::DnsRecord, "a.b/c"), SimOperation::Read));
+        assert!(o.fail[1].matches(
+            &Address::new(ResourceKind::DnsRecord, "a.b/c"),
+            SimOperation::Read
+        ));
 
-        assert_eq!(SimOptions::from_lookup(|_| None).expect("valid"), SimOptions::default());
+        assert_eq!(
+            SimOptions::from_lookup(|_| None).expect("valid"),
+            SimOptions::default()
+        );
         for (k, v) in [
             ("FEDSTACK_SIM_THROTTLE", "2"),
             ("FEDSTACK_SIM_THROTTLE", "lots"),
@@ -387,7 +439,8 @@ mod tests {
             ("FEDSTACK_SIM_LATENCY_SCALE", "-1"),
             ("FEDSTACK_SIM_EXTRA_LATENCY", "later"),
         ] {
-            let err = SimOptions::from_lookup(|key| (key == k).then(|| v.to_string())).expect_err("invalid");
+            let err = SimOptions::from_lookup(|key| (key == k).then(|| v.to_string()))
+                .expect_err("invalid");
             assert!(err.message.contains(k), "{}", err.message);
         }
     }

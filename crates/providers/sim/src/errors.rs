@@ -42,7 +42,9 @@ impl SimError {
 
     fn class(&self) -> ErrorClass {
         match self {
-            SimError::Io(_) | SimError::Corrupt { .. } | SimError::ReadOnly => ErrorClass::Permanent,
+            SimError::Io(_) | SimError::Corrupt { .. } | SimError::ReadOnly => {
+                ErrorClass::Permanent
+            }
             SimError::Locked { .. } => ErrorClass::Transient,
             SimError::BadAddress(_) | SimError::Invalid(_) => ErrorClass::Invalid,
             SimError::NotFound(_) => ErrorClass::NotFound,

@@ -101,8 +101,15 @@ pub fn delete(state_dir: &Path, address: &str) -> Result<Vec<String>, SimError> 
     if addr.kind == ResourceKind::Cluster {
         let name = addr.name.as_str();
         let host = |o: &SimObject| o.attrs.get("host").and_then(Value::as_str) == Some(name);
-        doomed.extend(w.of_kind(ResourceKind::FederationMember, now).filter(|m| host(m)).map(SimObject::key));
-        doomed.extend(w.get(ResourceKind::FederationHost, name, now).map(SimObject::key));
+        doomed.extend(
+            w.of_kind(ResourceKind::FederationMember, now)
+                .filter(|m| host(m))
+                .map(SimObject::key),
+        );
+        doomed.extend(
+            w.get(ResourceKind::FederationHost, name, now)
+                .map(SimObject::key),
+        );
         let prefix = format!("{name}.");
         doomed.extend(
             w.of_kind(ResourceKind::NodePool, now)
@@ -139,7 +146,12 @@ fn parse_value(raw: &str, current: Option<&Value>) -> Value {
 /// - any other key sets that attribute (drift): the value must pass validation, and
 ///   attributes that force replacement cannot change. This bumps the generation, so
 ///   cluster credentials rotate.
-pub fn set(state_dir: &Path, address: &str, key: &str, value: &str) -> Result<SimObjectView, SimError> {
+pub fn set(
+    state_dir: &Path,
+    address: &str,
+    key: &str,
+    value: &str,
+) -> Result<SimObjectView, SimError> {
     let addr = parse_address(address)?;
     let key = key.trim();
     if !world::world_dir(state_dir).is_dir() {
@@ -172,7 +184,9 @@ pub fn set(state_dir: &Path, address: &str, key: &str, value: &str) -> Result<Si
                 let reason = raw[raw.len() - reason.len()..].trim();
                 obj.failed = Some(format!("{}: {reason}", obj.flavor.failed_word()));
             } else {
-                return bad(format!("status `{raw}` must be failed, failed:REASON or ready"));
+                return bad(format!(
+                    "status `{raw}` must be failed, failed:REASON or ready"
+                ));
             }
         }
         ("healthy", ResourceKind::HealthCheck) => match parse_value(raw, None) {

@@ -1,18 +1,18 @@
 //! Realistic default latencies, by kind, flavor and operation.
 //!
-//! Scaled so that the reference demo (three clusters with a pool each, a federation of
-//! three and a zone with eight records and three health checks) applies in well under
-//! a minute with enough parallelism: the critical path is the EKS cluster (24 s) then
-//! its node pool (8 s).
+//! Real clouds take 5-15 minutes for a cluster; these are scaled so that the reference
+//! demo (three clusters with a pool each, a federation of three and a zone with seven
+//! records and three health checks) applies in about a minute with the engine's
+//! parallelism. The critical path is the EKS cluster (36 s) then its node group (12 s).
 //!
 //! | kind / flavor          | create | update | delete | read  |
 //! |------------------------|--------|--------|--------|-------|
-//! | cluster gke            | 12 s   | 8 s    | 10 s   | 40 ms |
-//! | cluster eks            | 24 s   | 16 s   | 20 s   | 50 ms |
-//! | cluster aks            | 14 s   | 9.5 s  | 12 s   | 45 ms |
-//! | node_pool gke          | 6 s    | 4 s    | 5 s    | 30 ms |
-//! | node_pool eks          | 8 s    | 5.5 s  | 7 s    | 35 ms |
-//! | node_pool aks          | 7 s    | 4.5 s  | 6 s    | 35 ms |
+//! | cluster gke            | 20 s   | 13 s   | 16 s   | 40 ms |
+//! | cluster eks            | 36 s   | 24 s   | 30 s   | 50 ms |
+//! | cluster aks            | 24 s   | 16 s   | 20 s   | 45 ms |
+//! | node_pool gke          | 9 s    | 6 s    | 7.5 s  | 30 ms |
+//! | node_pool eks          | 12 s   | 8 s    | 10 s   | 35 ms |
+//! | node_pool aks          | 10 s   | 6.5 s  | 8 s    | 35 ms |
 //! | federation_host        | 3 s    | 2 s    | 2.5 s  | 25 ms |
 //! | federation_member      | 2 s    | 1.3 s  | 1.5 s  | 25 ms |
 //! | dns_zone               | 2 s    | 1.3 s  | 1.8 s  | 30 ms |
@@ -32,12 +32,12 @@ fn table(kind: ResourceKind, flavor: Flavor) -> [u64; 4] {
     use Flavor::*;
     use ResourceKind::*;
     match (kind, flavor) {
-        (Cluster, Eks) => [24_000, 50, 16_000, 20_000],
-        (Cluster, Aks) => [14_000, 45, 9_500, 12_000],
-        (Cluster, _) => [12_000, 40, 8_000, 10_000],
-        (NodePool, Eks) => [8_000, 35, 5_500, 7_000],
-        (NodePool, Aks) => [7_000, 35, 4_500, 6_000],
-        (NodePool, _) => [6_000, 30, 4_000, 5_000],
+        (Cluster, Eks) => [36_000, 50, 24_000, 30_000],
+        (Cluster, Aks) => [24_000, 45, 16_000, 20_000],
+        (Cluster, _) => [20_000, 40, 13_000, 16_000],
+        (NodePool, Eks) => [12_000, 35, 8_000, 10_000],
+        (NodePool, Aks) => [10_000, 35, 6_500, 8_000],
+        (NodePool, _) => [9_000, 30, 6_000, 7_500],
         (FederationHost, _) => [3_000, 25, 2_000, 2_500],
         (FederationMember, _) => [2_000, 25, 1_300, 1_500],
         (DnsZone, _) => [2_000, 30, 1_300, 1_800],
@@ -67,13 +67,19 @@ mod tests {
         for kind in ResourceKind::ALL {
             for flavor in [Flavor::Gke, Flavor::Eks, Flavor::Aks] {
                 let [c, r, u, d] = table(kind, flavor);
-                assert!(u < c && d <= c, "{kind} {flavor:?}: update and delete are not slower than create");
-                assert!((20..=50).contains(&r), "{kind} {flavor:?}: reads take 20-50 ms");
+                assert!(
+                    u < c && d <= c,
+                    "{kind} {flavor:?}: update and delete are not slower than create"
+                );
+                assert!(
+                    (20..=50).contains(&r),
+                    "{kind} {flavor:?}: reads take 20-50 ms"
+                );
             }
         }
         assert_eq!(
             default_latency(ResourceKind::Cluster, "eks", SimOperation::Create),
-            Duration::from_secs(24)
+            Duration::from_secs(36)
         );
         assert_eq!(
             default_latency(ResourceKind::DnsRecord, "route53", SimOperation::Create),

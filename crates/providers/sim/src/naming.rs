@@ -39,7 +39,11 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -73,7 +77,10 @@ pub(crate) fn uuid_from(parts: &[&str]) -> String {
     let h = hash(parts);
     let mut b = [0u8; 16];
     b.copy_from_slice(&h[..16]);
-    uuid::Builder::from_random_bytes(b).into_uuid().hyphenated().to_string()
+    uuid::Builder::from_random_bytes(b)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 /// `Z` + 13 uppercase letters and digits, like a Route 53 hosted zone id.
@@ -173,19 +180,32 @@ mod tests {
 
         let s = azure_subscription("azure");
         assert!(uuid::Uuid::parse_str(&s).is_ok(), "{s}");
-        assert_eq!(azure_subscription("00000000-0000-0000-0000-000000000001"), "00000000-0000-0000-0000-000000000001");
+        assert_eq!(
+            azure_subscription("00000000-0000-0000-0000-000000000001"),
+            "00000000-0000-0000-0000-000000000001"
+        );
 
         let z = route53_zone_id("aws", "example.com");
         assert_eq!(z.len(), 14);
-        assert!(z.starts_with('Z') && z.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(
+            z.starts_with('Z')
+                && z.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        );
         assert_ne!(z, route53_zone_id("aws", "example.org"));
 
         let ns = route53_name_servers("aws", "example.com");
         assert_eq!(ns.len(), 4);
-        assert!(ns[3].ends_with(".co.uk") && ns[0].starts_with("ns-"), "{ns:?}");
+        assert!(
+            ns[3].ends_with(".co.uk") && ns[0].starts_with("ns-"),
+            "{ns:?}"
+        );
 
         let ca = ca_certificate(&["x"]);
-        assert!(ca.starts_with("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"), "{ca}");
+        assert!(
+            ca.starts_with("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"),
+            "{ca}"
+        );
         assert_eq!(ca, ca_certificate(&["x"]));
         assert_ne!(ca, ca_certificate(&["y"]));
     }

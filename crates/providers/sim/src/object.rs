@@ -35,9 +35,15 @@ impl Flavor {
     }
 
     pub(crate) fn parse(s: &str) -> Option<Flavor> {
-        [Flavor::Gke, Flavor::Eks, Flavor::Aks, Flavor::Route53, Flavor::Sim]
-            .into_iter()
-            .find(|f| f.as_str() == s)
+        [
+            Flavor::Gke,
+            Flavor::Eks,
+            Flavor::Aks,
+            Flavor::Route53,
+            Flavor::Sim,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
     }
 
     /// The product name, for messages.
@@ -100,9 +106,14 @@ pub(crate) enum PendingOp {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Phase {
     Ready,
-    Pending { op: PendingOp, until: u64 },
+    Pending {
+        op: PendingOp,
+        until: u64,
+    },
     Failed(String),
-    Deleting { until: u64 },
+    Deleting {
+        until: u64,
+    },
     /// Deleted: `delete_at` has passed. Reads see nothing.
     Gone,
 }
@@ -117,7 +128,8 @@ mod kind_serde {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceKind, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        ResourceKind::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown kind `{s}`")))
+        ResourceKind::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown kind `{s}`")))
     }
 }
 
@@ -310,13 +322,19 @@ mod tests {
     #[test]
     fn phases_follow_the_timestamps() {
         let mut o = obj(ResourceKind::Cluster, Flavor::Eks);
-        assert_eq!(o.status(150), Some(ResourceStatus::Pending("PROVISIONING".into())));
+        assert_eq!(
+            o.status(150),
+            Some(ResourceStatus::Pending("PROVISIONING".into()))
+        );
         assert_eq!(o.cloud_status_word(150), "CREATING");
         assert_eq!(o.status(200), Some(ResourceStatus::Ready));
         assert_eq!(o.cloud_status_word(200), "ACTIVE");
         o.pending_op = PendingOp::Update;
         o.ready_at = 300;
-        assert_eq!(o.status(250), Some(ResourceStatus::Pending("UPDATING".into())));
+        assert_eq!(
+            o.status(250),
+            Some(ResourceStatus::Pending("UPDATING".into()))
+        );
         o.failed = Some("FAILED".into());
         assert_eq!(o.status(400), Some(ResourceStatus::Failed("FAILED".into())));
         o.delete_at = Some(500);
@@ -326,7 +344,10 @@ mod tests {
 
         let mut g = obj(ResourceKind::Cluster, Flavor::Gke);
         g.pending_op = PendingOp::Update;
-        assert_eq!(g.status(150), Some(ResourceStatus::Pending("RECONCILING".into())));
+        assert_eq!(
+            g.status(150),
+            Some(ResourceStatus::Pending("RECONCILING".into()))
+        );
         assert_eq!(g.live_outputs(150)["status"], "RECONCILING");
         assert_eq!(g.live_outputs(250)["status"], "RUNNING");
     }
@@ -345,15 +366,23 @@ mod tests {
         let t = m.secrets("seed")["token"].clone();
         m.token_generation += 1;
         assert_ne!(m.secrets("seed")["token"], t);
-        assert!(obj(ResourceKind::DnsZone, Flavor::Route53).secrets("seed").is_empty());
+        assert!(obj(ResourceKind::DnsZone, Flavor::Route53)
+            .secrets("seed")
+            .is_empty());
     }
 
     #[test]
     fn serializes_without_defaults() {
         let o = obj(ResourceKind::NodePool, Flavor::Aks);
         let json = serde_json::to_string(&o).expect("serializes");
-        assert!(json.starts_with(r#"{"kind":"node_pool","name":"a","account":"acct","flavor":"aks""#), "{json}");
-        assert!(!json.contains("delete_at") && !json.contains("token_generation"), "{json}");
+        assert!(
+            json.starts_with(r#"{"kind":"node_pool","name":"a","account":"acct","flavor":"aks""#),
+            "{json}"
+        );
+        assert!(
+            !json.contains("delete_at") && !json.contains("token_generation"),
+            "{json}"
+        );
         let back: SimObject = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, o);
     }

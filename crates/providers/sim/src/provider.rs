@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use fedstack_core::address::{Address, ResourceKind};
 use fedstack_core::schema::replace_attributes;
 use fedstack_core::value::Values;
-use fedstack_provider::{ErrorClass, Observed, Progress, Provider, ProviderContext, ProviderError, ResourceSpec};
+use fedstack_provider::{
+    ErrorClass, Observed, Progress, Provider, ProviderContext, ProviderError, ResourceSpec,
+};
 use serde_json::{json, Value};
 
 use crate::clock::{self, now_ms};
@@ -54,7 +56,11 @@ impl SimProvider {
     /// `latency`), with fault injection and latency scaling from the environment
     /// (see [`SimOptions`]). Opens (or joins, in this process) the world of
     /// `ctx.state_dir`: exclusively, or shared when `ctx.read_only`.
-    pub fn new(cloud_name: &str, settings: &Values, ctx: &ProviderContext) -> Result<SimProvider, ProviderError> {
+    pub fn new(
+        cloud_name: &str,
+        settings: &Values,
+        ctx: &ProviderContext,
+    ) -> Result<SimProvider, ProviderError> {
         SimProvider::with_options(cloud_name, settings, ctx, SimOptions::from_env()?)
     }
 
@@ -107,7 +113,12 @@ impl SimProvider {
 
     /// Fault injection, throttling and read-only checks, before anything happens.
     fn precheck(&self, spec: &ResourceSpec, op: SimOperation) -> Result<(), ProviderError> {
-        if let Some(rule) = self.options.fail.iter().find(|r| r.matches(&spec.address, op)) {
+        if let Some(rule) = self
+            .options
+            .fail
+            .iter()
+            .find(|r| r.matches(&spec.address, op))
+        {
             return Err(permanent(format!(
                 "injected failure: {op} of {} (FEDSTACK_SIM_FAIL pattern `{}`)",
                 spec.address, rule.pattern
@@ -159,7 +170,9 @@ impl SimProvider {
                 until - now,
             )),
             Phase::Failed(m) => Err(permanent(format!("{what} is in state {m}; {who} needs it"))),
-            Phase::Deleting { .. } | Phase::Gone => Err(missing(format!("{what} is being deleted; {who} needs it"))),
+            Phase::Deleting { .. } | Phase::Gone => {
+                Err(missing(format!("{what} is being deleted; {who} needs it")))
+            }
         }
     }
 
@@ -173,15 +186,34 @@ impl SimProvider {
     }
 
     /// The flavor of a new object.
-    fn flavor_for(&self, w: &World, spec: &ResourceSpec, now: u64) -> Result<Flavor, ProviderError> {
+    fn flavor_for(
+        &self,
+        w: &World,
+        spec: &ResourceSpec,
+        now: u64,
+    ) -> Result<Flavor, ProviderError> {
         let kind = spec.address.kind;
         Ok(match kind {
-            ResourceKind::Cluster => validate::cluster_flavor(&spec.attrs, self.settings.emulates).map_err(invalid)?,
-            ResourceKind::NodePool | ResourceKind::FederationHost | ResourceKind::FederationMember => {
-                let cluster = SimProvider::cluster_of(kind, &spec.cloud_name)?.unwrap_or_default();
-                SimProvider::need(w, ResourceKind::Cluster, cluster, &spec.address, now, Call::Create)?.flavor
+            ResourceKind::Cluster => {
+                validate::cluster_flavor(&spec.attrs, self.settings.emulates).map_err(invalid)?
             }
-            ResourceKind::DnsZone | ResourceKind::HealthCheck | ResourceKind::DnsRecord => Flavor::Route53,
+            ResourceKind::NodePool
+            | ResourceKind::FederationHost
+            | ResourceKind::FederationMember => {
+                let cluster = SimProvider::cluster_of(kind, &spec.cloud_name)?.unwrap_or_default();
+                SimProvider::need(
+                    w,
+                    ResourceKind::Cluster,
+                    cluster,
+                    &spec.address,
+                    now,
+                    Call::Create,
+                )?
+                .flavor
+            }
+            ResourceKind::DnsZone | ResourceKind::HealthCheck | ResourceKind::DnsRecord => {
+                Flavor::Route53
+            }
             ResourceKind::Data => Flavor::Sim,
         })
     }
@@ -197,25 +229,31 @@ impl SimProvider {
         call: Call,
     ) -> Result<Option<SimObject>, ProviderError> {
         let str_attr = |k: &str| attrs.get(k).and_then(Value::as_str);
-        let must_match = |attr: &str, other: &SimObject, output: &str| -> Result<(), ProviderError> {
-            match (str_attr(attr), other.outputs.get(output).and_then(Value::as_str)) {
-                (Some(given), Some(actual)) if given != actual => Err(invalid(format!(
-                    "`{attr}` `{given}` does not match {} (its {output} is `{actual}`)",
-                    other.address()
-                ))),
-                _ => Ok(()),
-            }
-        };
+        let must_match =
+            |attr: &str, other: &SimObject, output: &str| -> Result<(), ProviderError> {
+                match (
+                    str_attr(attr),
+                    other.outputs.get(output).and_then(Value::as_str),
+                ) {
+                    (Some(given), Some(actual)) if given != actual => Err(invalid(format!(
+                        "`{attr}` `{given}` does not match {} (its {output} is `{actual}`)",
+                        other.address()
+                    ))),
+                    _ => Ok(()),
+                }
+            };
         match who.kind {
             ResourceKind::NodePool | ResourceKind::FederationHost => {
                 let cluster_name = SimProvider::cluster_of(who.kind, name)?.unwrap_or_default();
-                let cluster = SimProvider::need(w, ResourceKind::Cluster, cluster_name, who, now, call)?;
+                let cluster =
+                    SimProvider::need(w, ResourceKind::Cluster, cluster_name, who, now, call)?;
                 must_match("cluster_id", cluster, "id")?;
                 Ok(Some(cluster.clone()))
             }
             ResourceKind::FederationMember => {
                 let host_name = str_attr("host").unwrap_or_default();
-                let host = SimProvider::need(w, ResourceKind::FederationHost, host_name, who, now, call)?;
+                let host =
+                    SimProvider::need(w, ResourceKind::FederationHost, host_name, who, now, call)?;
                 let cluster = SimProvider::need(w, ResourceKind::Cluster, name, who, now, call)?;
                 must_match("cluster_id", cluster, "id")?;
                 must_match("host_id", host, "id")?;
@@ -239,18 +277,23 @@ impl SimProvider {
                     .get(ResourceKind::DnsZone, shape.zone, now)
                     .or_else(|| w.get(ResourceKind::DnsZone, &zone_name, now));
                 let zone = match zone {
-                    Some(z) => SimProvider::need(w, ResourceKind::DnsZone, &z.name, who, now, call)?,
+                    Some(z) => {
+                        SimProvider::need(w, ResourceKind::DnsZone, &z.name, who, now, call)?
+                    }
                     None => {
-                        let m = format!("NoSuchHostedZone: no hosted zone {zone_name} ({who} needs it)");
+                        let m = format!(
+                            "NoSuchHostedZone: no hosted zone {zone_name} ({who} needs it)"
+                        );
                         return Err(match call {
                             Call::Create => not_found(m),
                             Call::Update => invalid(m),
                         });
                     }
                 };
-                if let (Some(given), Some(actual)) =
-                    (str_attr("zone_id"), zone.outputs.get("id").and_then(Value::as_str))
-                {
+                if let (Some(given), Some(actual)) = (
+                    str_attr("zone_id"),
+                    zone.outputs.get("id").and_then(Value::as_str),
+                ) {
                     let short = |s: &str| s.trim_start_matches("/hostedzone/").to_string();
                     if short(given) != short(actual) {
                         return Err(invalid(format!(
@@ -274,12 +317,24 @@ impl SimProvider {
                     }
                 }
                 for other in w.records_named(&shape.fqdn, now).filter(|o| o.name != name) {
-                    let other_zone = other.attrs.get("zone").and_then(Value::as_str).map(normalize_domain);
+                    let other_zone = other
+                        .attrs
+                        .get("zone")
+                        .and_then(Value::as_str)
+                        .map(normalize_domain);
                     if other_zone.as_deref() != Some(zone_name.as_str()) {
                         continue;
                     }
-                    let other_type = other.attrs.get("type").and_then(Value::as_str).unwrap_or("");
-                    let other_routing = other.attrs.get("routing").and_then(Value::as_str).unwrap_or("simple");
+                    let other_type = other
+                        .attrs
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let other_routing = other
+                        .attrs
+                        .get("routing")
+                        .and_then(Value::as_str)
+                        .unwrap_or("simple");
                     if (other_type == "CNAME") != (shape.rtype == "CNAME") {
                         return Err(invalid(format!(
                             "InvalidChangeBatch: RRSet of type {} with DNS name {} is not permitted because a conflicting RRSet of type {other_type} with the same DNS name already exists ({})",
@@ -339,7 +394,10 @@ impl SimProvider {
                 put("id", json!(id));
                 put("endpoint", json!(format!("https://{endpoint}")));
                 put("ingress_address", json!(ingress.to_string()));
-                put("ca_certificate", json!(naming::ca_certificate(&[account, "cluster", name])));
+                put(
+                    "ca_certificate",
+                    json!(naming::ca_certificate(&[account, "cluster", name])),
+                );
             }
             ResourceKind::NodePool => {
                 let (cluster, pool) = validate::split_pool_name(name).unwrap_or((name, name));
@@ -382,16 +440,31 @@ impl SimProvider {
                 put("service_account", json!(format!("{name}-{host}")));
                 put(
                     "secret_name",
-                    json!(format!("{name}-{host}-token-{}", naming::k8s_suffix(&["secret", name, host], 5))),
+                    json!(format!(
+                        "{name}-{host}-token-{}",
+                        naming::k8s_suffix(&["secret", name, host], 5)
+                    )),
                 );
             }
             ResourceKind::DnsZone => {
                 let zone = normalize_domain(name);
-                put("id", json!(format!("/hostedzone/{}", naming::route53_zone_id(account, &zone))));
-                put("name_servers", json!(naming::route53_name_servers(account, &zone)));
+                put(
+                    "id",
+                    json!(format!(
+                        "/hostedzone/{}",
+                        naming::route53_zone_id(account, &zone)
+                    )),
+                );
+                put(
+                    "name_servers",
+                    json!(naming::route53_name_servers(account, &zone)),
+                );
             }
             ResourceKind::HealthCheck => {
-                put("id", json!(naming::uuid_from(&["health-check", account, name])));
+                put(
+                    "id",
+                    json!(naming::uuid_from(&["health-check", account, name])),
+                );
                 put("healthy", json!(true));
             }
             ResourceKind::DnsRecord => {
@@ -404,7 +477,11 @@ impl SimProvider {
                     Some((f, set)) => (f, Some(set)),
                     None => (name, None),
                 };
-                let set = s("set_id").is_empty().then_some(set).flatten().or(attrs.get("set_id").and_then(Value::as_str));
+                let set = attrs
+                    .get("set_id")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .or(set);
                 let mut id = format!("{zone_id}_{}_{}", normalize_domain(fqdn), s("type"));
                 if let Some(set) = set {
                     id.push('_');
@@ -413,7 +490,13 @@ impl SimProvider {
                 put("id", json!(id));
             }
             ResourceKind::Data => {
-                put("id", json!(format!("data-{}", &naming::hex(&naming::hash(&["data", account, name]))[..12])));
+                put(
+                    "id",
+                    json!(format!(
+                        "data-{}",
+                        &naming::hex(&naming::hash(&["data", account, name]))[..12]
+                    )),
+                );
             }
         }
         out
@@ -422,7 +505,8 @@ impl SimProvider {
     /// Why `obj` cannot be deleted now, if it cannot: other objects still use it.
     fn check_delete(w: &World, obj: &SimObject, now: u64) -> Result<(), ProviderError> {
         let name = obj.name.as_str();
-        let attr_is = |o: &SimObject, k: &str, v: &str| o.attrs.get(k).and_then(Value::as_str) == Some(v);
+        let attr_is =
+            |o: &SimObject, k: &str, v: &str| o.attrs.get(k).and_then(Value::as_str) == Some(v);
         let (blockers, reason): (Vec<&SimObject>, String) = match obj.kind {
             ResourceKind::Cluster => {
                 let prefix = format!("{name}.");
@@ -431,8 +515,12 @@ impl SimProvider {
                     .filter(|p| p.name.starts_with(&prefix))
                     .collect();
                 let reason = match obj.flavor {
-                    Flavor::Eks => "ResourceInUseException: Cluster has nodegroups attached".to_string(),
-                    Flavor::Aks => format!("OperationNotAllowed: managed cluster {name} still has agent pools"),
+                    Flavor::Eks => {
+                        "ResourceInUseException: Cluster has nodegroups attached".to_string()
+                    }
+                    Flavor::Aks => {
+                        format!("OperationNotAllowed: managed cluster {name} still has agent pools")
+                    }
                     _ => format!("FAILED_PRECONDITION: cluster {name} still has node pools"),
                 };
                 (pools, reason)
@@ -441,7 +529,14 @@ impl SimProvider {
                 let zone = normalize_domain(name);
                 let records = w
                     .of_kind(ResourceKind::DnsRecord, now)
-                    .filter(|r| r.attrs.get("zone").and_then(Value::as_str).map(normalize_domain).as_deref() == Some(&zone))
+                    .filter(|r| {
+                        r.attrs
+                            .get("zone")
+                            .and_then(Value::as_str)
+                            .map(normalize_domain)
+                            .as_deref()
+                            == Some(&zone)
+                    })
                     .collect();
                 (
                     records,
@@ -449,30 +544,50 @@ impl SimProvider {
                 )
             }
             ResourceKind::HealthCheck => {
-                let id = obj.outputs.get("id").and_then(Value::as_str).unwrap_or_default();
+                let id = obj
+                    .outputs
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let records = w
                     .of_kind(ResourceKind::DnsRecord, now)
                     .filter(|r| attr_is(r, "health_check_id", id))
                     .collect();
-                (records, format!("HealthCheckInUse: The health check {id} is still referenced"))
+                (
+                    records,
+                    format!("HealthCheckInUse: The health check {id} is still referenced"),
+                )
             }
             ResourceKind::FederationHost => {
                 let members = w
                     .of_kind(ResourceKind::FederationMember, now)
                     .filter(|m| attr_is(m, "host", name))
                     .collect();
-                (members, format!("kubefed host {name} still has member clusters joined; unjoin them first"))
+                (
+                    members,
+                    format!(
+                        "kubefed host {name} still has member clusters joined; unjoin them first"
+                    ),
+                )
             }
             _ => (Vec::new(), String::new()),
         };
         if blockers.is_empty() {
             return Ok(());
         }
-        let mut list: Vec<String> = blockers.iter().take(3).map(|b| b.address().to_string()).collect();
+        let mut list: Vec<String> = blockers
+            .iter()
+            .take(3)
+            .map(|b| b.address().to_string())
+            .collect();
         if blockers.len() > 3 {
             list.push(format!("and {} more", blockers.len() - 3));
         }
-        let message = format!("cannot delete {}: {reason} ({})", obj.address(), list.join(", "));
+        let message = format!(
+            "cannot delete {}: {reason} ({})",
+            obj.address(),
+            list.join(", ")
+        );
         // Everything in the way is already going away: a retry will succeed.
         let leaving: Option<Vec<u64>> = blockers
             .iter()
@@ -482,13 +597,20 @@ impl SimProvider {
             })
             .collect();
         match leaving {
-            Some(untils) => Err(in_progress(message, untils.into_iter().max().unwrap_or(now) - now)),
+            Some(untils) => Err(in_progress(
+                message,
+                untils.into_iter().max().unwrap_or(now) - now,
+            )),
             None => Err(permanent(message)),
         }
     }
 
     /// Waits until the object is ready and reads it.
-    async fn await_ready(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<Observed, ProviderError> {
+    async fn await_ready(
+        &self,
+        spec: &ResourceSpec,
+        progress: &dyn Progress,
+    ) -> Result<Observed, ProviderError> {
         let key = SimProvider::key(spec);
         let mut reported: Option<&'static str> = None;
         loop {
@@ -506,7 +628,9 @@ impl SimProvider {
                             .ok_or_else(|| not_found(format!("{} does not exist", spec.address)))
                     }
                     Phase::Pending { op, until } => (o.pending_word(op), until),
-                    Phase::Failed(m) => return Err(permanent(format!("{} failed: {m}", spec.address))),
+                    Phase::Failed(m) => {
+                        return Err(permanent(format!("{} failed: {m}", spec.address)))
+                    }
                     Phase::Deleting { .. } | Phase::Gone => {
                         return Err(not_found(format!("{} is being deleted", spec.address)))
                     }
@@ -549,7 +673,10 @@ impl Provider for SimProvider {
 
     async fn read(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ProviderError> {
         self.precheck(spec, SimOperation::Read)?;
-        let flavor = self.settings.emulates.map_or(Flavor::Gke, |e| e.cluster_flavor());
+        let flavor = self
+            .settings
+            .emulates
+            .map_or(Flavor::Gke, |e| e.cluster_flavor());
         clock::sleep_ms(self.latency_ms(spec.address.kind, flavor, SimOperation::Read)).await;
         let key = SimProvider::key(spec);
         let mut w = lock(&self.world);
@@ -558,7 +685,11 @@ impl Provider for SimProvider {
         Ok(w.live(&key, now).and_then(|o| o.observe(now, w.seed())))
     }
 
-    async fn create(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<Observed, ProviderError> {
+    async fn create(
+        &self,
+        spec: &ResourceSpec,
+        progress: &dyn Progress,
+    ) -> Result<Observed, ProviderError> {
         self.precheck(spec, SimOperation::Create)?;
         let kind = spec.address.kind;
         let key = SimProvider::key(spec);
@@ -590,8 +721,22 @@ impl Provider for SimProvider {
             }
             let flavor = self.flavor_for(&w, spec, now)?;
             validate::shape(kind, &spec.cloud_name, &spec.attrs, flavor).map_err(invalid)?;
-            let parent = SimProvider::check_refs(&w, &spec.address, &spec.cloud_name, &spec.attrs, now, Call::Create)?;
-            let outputs = self.outputs(&w, kind, &spec.cloud_name, &spec.attrs, flavor, parent.as_ref());
+            let parent = SimProvider::check_refs(
+                &w,
+                &spec.address,
+                &spec.cloud_name,
+                &spec.attrs,
+                now,
+                Call::Create,
+            )?;
+            let outputs = self.outputs(
+                &w,
+                kind,
+                &spec.cloud_name,
+                &spec.attrs,
+                flavor,
+                parent.as_ref(),
+            );
             let latency = self.latency_ms(kind, flavor, SimOperation::Create);
             w.put(SimObject {
                 kind,
@@ -668,7 +813,14 @@ impl Provider for SimProvider {
             if kind == ResourceKind::Cluster {
                 check_upgrade(current, &attrs)?;
             }
-            SimProvider::check_refs(&w, &spec.address, &spec.cloud_name, &attrs, now, Call::Update)?;
+            SimProvider::check_refs(
+                &w,
+                &spec.address,
+                &spec.cloud_name,
+                &attrs,
+                now,
+                Call::Update,
+            )?;
             let mut obj = current.clone();
             let latency = self.latency_ms(kind, obj.flavor, SimOperation::Update);
             obj.attrs = attrs;
@@ -680,7 +832,11 @@ impl Provider for SimProvider {
         self.await_ready(spec, progress).await
     }
 
-    async fn delete(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<(), ProviderError> {
+    async fn delete(
+        &self,
+        spec: &ResourceSpec,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
         self.precheck(spec, SimOperation::Delete)?;
         let kind = spec.address.kind;
         let key = SimProvider::key(spec);
@@ -727,7 +883,11 @@ impl Provider for SimProvider {
         }
     }
 
-    async fn wait_ready(&self, spec: &ResourceSpec, progress: &dyn Progress) -> Result<Observed, ProviderError> {
+    async fn wait_ready(
+        &self,
+        spec: &ResourceSpec,
+        progress: &dyn Progress,
+    ) -> Result<Observed, ProviderError> {
         self.precheck(spec, SimOperation::Read)?;
         self.await_ready(spec, progress).await
     }
@@ -740,14 +900,20 @@ impl Provider for SimProvider {
 
 /// Control planes move one minor version at a time, and never back.
 fn check_upgrade(current: &SimObject, attrs: &Values) -> Result<(), ProviderError> {
-    let (Some(old), Some(new)) = (current.attrs.get("kubernetes_version"), attrs.get("kubernetes_version")) else {
+    let (Some(old), Some(new)) = (
+        current.attrs.get("kubernetes_version"),
+        attrs.get("kubernetes_version"),
+    ) else {
         return Ok(());
     };
     if old == new || old.is_null() || new.is_null() {
         return Ok(());
     }
     let flavor = current.flavor;
-    let (Ok(from), Ok(to)) = (validate::k8s_minor(old, flavor), validate::k8s_minor(new, flavor)) else {
+    let (Ok(from), Ok(to)) = (
+        validate::k8s_minor(old, flavor),
+        validate::k8s_minor(new, flavor),
+    ) else {
         return Ok(());
     };
     if to < from {

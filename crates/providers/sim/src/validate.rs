@@ -143,14 +143,19 @@ pub(crate) fn opt_int(attrs: &Values, key: &str) -> Result<Option<i64>, String> 
 
 fn int_in(attrs: &Values, key: &str, lo: i64, hi: i64) -> Result<Option<i64>, String> {
     match opt_int(attrs, key)? {
-        Some(n) if n < lo || n > hi => Err(format!("`{key}` must be between {lo} and {hi}, got {n}")),
+        Some(n) if n < lo || n > hi => {
+            Err(format!("`{key}` must be between {lo} and {hi}, got {n}"))
+        }
         n => Ok(n),
     }
 }
 
 fn one_of<'a>(attrs: &'a Values, key: &str, allowed: &[&str]) -> Result<Option<&'a str>, String> {
     match opt_str(attrs, key)? {
-        Some(s) if !allowed.contains(&s) => Err(format!("`{key}` must be one of {}, got `{s}`", allowed.join(", "))),
+        Some(s) if !allowed.contains(&s) => Err(format!(
+            "`{key}` must be one of {}, got `{s}`",
+            allowed.join(", ")
+        )),
         s => Ok(s),
     }
 }
@@ -192,7 +197,8 @@ fn eks_name(what: &str, name: &str, max: usize) -> Check {
     let b = name.as_bytes();
     let ok = (1..=max).contains(&b.len())
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
     if ok {
         Ok(())
     } else {
@@ -209,7 +215,8 @@ fn aks_cluster_name(name: &str) -> Check {
     let ok = (1..=63).contains(&b.len())
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
     if ok {
         Ok(())
     } else {
@@ -222,7 +229,9 @@ fn aks_cluster_name(name: &str) -> Check {
 /// AKS (Linux) agent pools: 1-12 lowercase letters and digits, starting with a letter.
 fn aks_pool_name(name: &str) -> Check {
     let b = name.as_bytes();
-    let ok = (1..=12).contains(&b.len()) && b[0].is_ascii_lowercase() && b.iter().all(|&c| is_lower_alnum(c));
+    let ok = (1..=12).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter().all(|&c| is_lower_alnum(c));
     if ok {
         Ok(())
     } else {
@@ -264,7 +273,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -297,7 +308,10 @@ fn region(flavor: Flavor, r: &str) -> Check {
     // GKE zonal clusters live in a zone: `us-central1-a`.
     if flavor == Flavor::Gke {
         if let Some((reg, zone)) = r.rsplit_once('-') {
-            if known.contains(&reg) && zone.len() == 1 && (b'a'..=b'f').contains(&zone.as_bytes()[0]) {
+            if known.contains(&reg)
+                && zone.len() == 1
+                && (b'a'..=b'f').contains(&zone.as_bytes()[0])
+            {
                 return Ok(());
             }
         }
@@ -322,7 +336,11 @@ pub(crate) fn k8s_minor(v: &Value, flavor: Flavor) -> Result<u64, String> {
     };
     let core = s.split_once('-').map_or(s, |(c, _)| c);
     let parts: Vec<&str> = core.split('.').collect();
-    let num = |p: &str| (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse::<u64>().ok()).flatten();
+    let num = |p: &str| {
+        (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u64>().ok())
+            .flatten()
+    };
     let minor = match parts.as_slice() {
         [major, minor] | [major, minor, _] if *major == "1" => num(minor),
         _ => None,
@@ -342,13 +360,18 @@ pub(crate) fn k8s_minor(v: &Value, flavor: Flavor) -> Result<u64, String> {
 }
 
 const GKE_FAMILIES: &[&str] = &[
-    "e2", "n1", "n2", "n2d", "n4", "c2", "c2d", "c3", "c3d", "c4", "c4a", "t2d", "t2a", "m1", "m2", "m3", "a2", "a3",
-    "g2", "h3", "z3",
+    "e2", "n1", "n2", "n2d", "n4", "c2", "c2d", "c3", "c3d", "c4", "c4a", "t2d", "t2a", "m1", "m2",
+    "m3", "a2", "a3", "g2", "h3", "z3",
 ];
-const GKE_CLASSES: &[&str] = &["standard", "highmem", "highcpu", "megamem", "ultramem", "highgpu", "megagpu"];
+const GKE_CLASSES: &[&str] = &[
+    "standard", "highmem", "highcpu", "megamem", "ultramem", "highgpu", "megagpu",
+];
 
 fn small_number(s: &str, max: u32) -> bool {
-    !s.is_empty() && !s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u32>().is_ok_and(|n| n <= max)
+    !s.is_empty()
+        && !s.starts_with('0')
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && s.parse::<u32>().is_ok_and(|n| n <= max)
 }
 
 fn gke_machine(t: &str) -> bool {
@@ -359,7 +382,9 @@ fn gke_machine(t: &str) -> bool {
         [family, "custom", cpus, mem] => {
             GKE_FAMILIES.contains(family) && small_number(cpus, 224) && small_number(mem, 1_000_000)
         }
-        [family, class, n] => GKE_FAMILIES.contains(family) && GKE_CLASSES.contains(class) && small_number(n, 416),
+        [family, class, n] => {
+            GKE_FAMILIES.contains(family) && GKE_CLASSES.contains(class) && small_number(n, 416)
+        }
         _ => false,
     }
 }
@@ -372,9 +397,15 @@ fn eks_machine(t: &str) -> bool {
         && family.as_bytes()[0].is_ascii_lowercase()
         && family.bytes().any(|b| b.is_ascii_digit())
         && family.bytes().all(|b| is_lower_alnum(b) || b == b'-');
-    let size_ok = matches!(size, "nano" | "micro" | "small" | "medium" | "large" | "xlarge" | "metal")
-        || size.strip_suffix("xlarge").is_some_and(|n| small_number(n, 112))
-        || size.strip_prefix("metal-").is_some_and(|n| n.ends_with("xl"));
+    let size_ok = matches!(
+        size,
+        "nano" | "micro" | "small" | "medium" | "large" | "xlarge" | "metal"
+    ) || size
+        .strip_suffix("xlarge")
+        .is_some_and(|n| small_number(n, 112))
+        || size
+            .strip_prefix("metal-")
+            .is_some_and(|n| n.ends_with("xl"));
     fam_ok && size_ok
 }
 
@@ -389,15 +420,17 @@ fn aks_machine(t: &str) -> bool {
     // Series (1-3 capitals), vCPUs (digits, possibly `-N` constrained), feature letters.
     let b = size.as_bytes();
     let series = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
-    let digits = b[series..].iter().take_while(|c| c.is_ascii_digit() || **c == b'-').count();
+    let digits = b[series..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'-')
+        .count();
     let features = &b[series + digits..];
     let size_ok = (1..=3).contains(&series)
         && digits > 0
         && b[series].is_ascii_digit()
         && features.iter().all(|c| c.is_ascii_lowercase());
-    let suffix_ok = parts.all(|p| {
-        p.strip_prefix('v').is_some_and(|n| small_number(n, 9)) || p == "Promo"
-    });
+    let suffix_ok =
+        parts.all(|p| p.strip_prefix('v').is_some_and(|n| small_number(n, 9)) || p == "Promo");
     size_ok && suffix_ok
 }
 
@@ -411,7 +444,7 @@ fn machine_type(flavor: Flavor, t: &str) -> Check {
         Ok(())
     } else {
         Err(format!(
-            "machine_type `{t}` is not a {} machine type (e.g. {example})",
+            "machine_type `{t}` is not a valid machine type on {} (e.g. {example})",
             flavor.product()
         ))
     }
@@ -421,15 +454,24 @@ fn labels(flavor: Flavor, attrs: &Values) -> Check {
     let map = match present(attrs, "labels") {
         None => return Ok(()),
         Some(Value::Object(m)) => m,
-        Some(v) => return Err(format!("`labels` must be a map of strings, got {}", show(v))),
+        Some(v) => {
+            return Err(format!(
+                "`labels` must be a map of strings, got {}",
+                show(v)
+            ))
+        }
     };
     for (k, v) in map {
         let Value::String(v) = v else {
             return Err(format!("label `{k}` must be a string, got {}", show(v)));
         };
         if flavor == Flavor::Gke {
-            let ok_chars = |s: &str| s.bytes().all(|b| is_lower_alnum(b) || b == b'-' || b == b'_');
-            if k.is_empty() || k.len() > 63 || !k.as_bytes()[0].is_ascii_lowercase() || !ok_chars(k) {
+            let ok_chars = |s: &str| {
+                s.bytes()
+                    .all(|b| is_lower_alnum(b) || b == b'-' || b == b'_')
+            };
+            if k.is_empty() || k.len() > 63 || !k.as_bytes()[0].is_ascii_lowercase() || !ok_chars(k)
+            {
                 return Err(format!(
                     "label key `{k}` is not valid on GKE: 1-63 lowercase letters, digits, `-` and `_`, starting with a letter"
                 ));
@@ -440,7 +482,10 @@ fn labels(flavor: Flavor, attrs: &Values) -> Check {
                 ));
             }
         } else if k.is_empty() || k.len() > 128 || v.len() > 256 {
-            return Err(format!("tag `{k}` is too long for {}: keys 1-128, values up to 256 characters", flavor.product()));
+            return Err(format!(
+                "tag `{k}` is too long for {}: keys 1-128, values up to 256 characters",
+                flavor.product()
+            ));
         }
     }
     Ok(())
@@ -460,7 +505,8 @@ fn domain(what: &str, s: &str, wildcard: bool) -> Check {
         let b = l.as_bytes();
         (wildcard && i == 0 && *l == "*")
             || ((1..=63).contains(&b.len())
-                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'_')
                 && b[0] != b'-'
                 && b[b.len() - 1] != b'-')
     };
@@ -484,7 +530,9 @@ fn location(v: &Value) -> Check {
         Value::Object(m) => {
             for k in m.keys() {
                 if !["continent", "country", "subdivision"].contains(&k.as_str()) {
-                    return Err(format!("`location` key `{k}` must be continent, country or subdivision"));
+                    return Err(format!(
+                        "`location` key `{k}` must be continent, country or subdivision"
+                    ));
                 }
             }
             let get = |k: &str| m.get(k).filter(|v| !v.is_null());
@@ -495,21 +543,32 @@ fn location(v: &Value) -> Check {
                     Some(v) => Err(format!("`location.{k}` must be a string, got {}", show(v))),
                 }
             };
-            let (continent, country, subdivision) = (s("continent")?, s("country")?, s("subdivision")?);
+            let (continent, country, subdivision) =
+                (s("continent")?, s("country")?, s("subdivision")?);
             match (continent, country, subdivision) {
                 (Some(c), None, None) if CONTINENTS.contains(&c) => Ok(()),
                 (Some(c), None, None) => Err(format!(
                     "`location.continent` `{c}` must be one of {}",
                     CONTINENTS.join(", ")
                 )),
-                (Some(_), Some(_), _) => Err("`location` takes a continent or a country, not both".into()),
+                (Some(_), Some(_), _) => {
+                    Err("`location` takes a continent or a country, not both".into())
+                }
                 (None, Some(c), sub) => {
                     if !(c == "*" || (c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))) {
-                        return Err(format!("`location.country` `{c}` is not a two-letter country code"));
+                        return Err(format!(
+                            "`location.country` `{c}` is not a two-letter country code"
+                        ));
                     }
                     match sub {
-                        Some(sub) if sub.is_empty() || sub.len() > 3 || !sub.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-                            Err(format!("`location.subdivision` `{sub}` is not a subdivision code"))
+                        Some(sub)
+                            if sub.is_empty()
+                                || sub.len() > 3
+                                || !sub.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+                        {
+                            Err(format!(
+                                "`location.subdivision` `{sub}` is not a subdivision code"
+                            ))
                         }
                         _ => Ok(()),
                     }
@@ -526,7 +585,14 @@ fn location(v: &Value) -> Check {
 }
 
 const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME", "TXT"];
-const ROUTINGS: &[&str] = &["simple", "weighted", "latency", "geolocation", "failover", "multivalue"];
+const ROUTINGS: &[&str] = &[
+    "simple",
+    "weighted",
+    "latency",
+    "geolocation",
+    "failover",
+    "multivalue",
+];
 
 /// What a record's name and attributes say about it.
 pub(crate) struct RecordShape<'a> {
@@ -546,7 +612,9 @@ pub(crate) fn record<'a>(name: &'a str, attrs: &'a Values) -> Result<RecordShape
     let fqdn = opt_str(attrs, "fqdn")?.unwrap_or(name_fqdn);
     domain("fqdn", fqdn, true)?;
     if normalize_domain(fqdn) != normalize_domain(name_fqdn) {
-        return Err(format!("`fqdn` `{fqdn}` does not match the record's name `{name}`"));
+        return Err(format!(
+            "`fqdn` `{fqdn}` does not match the record's name `{name}`"
+        ));
     }
     if !in_zone(fqdn, zone) {
         return Err(format!(
@@ -559,12 +627,16 @@ pub(crate) fn record<'a>(name: &'a str, attrs: &'a Values) -> Result<RecordShape
     let set_id = opt_str(attrs, "set_id")?;
     let set_id = match (set_id, name_set) {
         (Some(a), Some(n)) if a != n => {
-            return Err(format!("`set_id` `{a}` does not match the record's name `{name}`"))
+            return Err(format!(
+                "`set_id` `{a}` does not match the record's name `{name}`"
+            ))
         }
         (a, n) => a.or(n),
     };
     match (routing, set_id) {
-        ("simple", Some(s)) => return Err(format!("`set_id` `{s}` is not allowed with simple routing")),
+        ("simple", Some(s)) => {
+            return Err(format!("`set_id` `{s}` is not allowed with simple routing"))
+        }
         ("simple", None) => {}
         (r, None) => return Err(format!("`set_id` is required with {r} routing")),
         (_, Some(s)) if s.is_empty() || s.len() > 128 => {
@@ -574,21 +646,28 @@ pub(crate) fn record<'a>(name: &'a str, attrs: &'a Values) -> Result<RecordShape
     }
     let why = format!("with {routing} routing");
     if routing == "weighted" {
-        int_in(attrs, "weight", 0, 255)?.ok_or("`weight` (0-255) is required with weighted routing")?;
+        int_in(attrs, "weight", 0, 255)?
+            .ok_or("`weight` (0-255) is required with weighted routing")?;
     } else {
         absent(attrs, "weight", &why)?;
     }
     if routing == "latency" {
-        let r = req_str(attrs, "region").map_err(|_| "`region` is required with latency routing".to_string())?;
+        let r = req_str(attrs, "region")
+            .map_err(|_| "`region` is required with latency routing".to_string())?;
         if !AWS_REGIONS.contains(&r) {
-            return Err(format!("`region` `{r}` is not an AWS region{}", did_you_mean(r, AWS_REGIONS)));
+            return Err(format!(
+                "`region` `{r}` is not an AWS region{}",
+                did_you_mean(r, AWS_REGIONS)
+            ));
         }
     } else {
         absent(attrs, "region", &why)?;
     }
     match (routing, present(attrs, "location")) {
         ("geolocation", Some(l)) => location(l)?,
-        ("geolocation", None) => return Err("`location` is required with geolocation routing".into()),
+        ("geolocation", None) => {
+            return Err("`location` is required with geolocation routing".into())
+        }
         (_, Some(_)) => absent(attrs, "location", &why)?,
         _ => {}
     }
@@ -604,14 +683,21 @@ pub(crate) fn record<'a>(name: &'a str, attrs: &'a Values) -> Result<RecordShape
     let values = match present(attrs, "values") {
         Some(Value::Array(v)) if !v.is_empty() => v,
         Some(Value::Array(_)) | None => return Err("`values` must list at least one value".into()),
-        Some(v) => return Err(format!("`values` must be a list of strings, got {}", show(v))),
+        Some(v) => {
+            return Err(format!(
+                "`values` must be a list of strings, got {}",
+                show(v)
+            ))
+        }
     };
     for v in values {
         let Value::String(s) = v else {
             return Err(format!("`values` must be strings, got {}", show(v)));
         };
         match rtype {
-            "A" if s.parse::<Ipv4Addr>().is_err() => return Err(format!("`{s}` is not an IPv4 address (type A)")),
+            "A" if s.parse::<Ipv4Addr>().is_err() => {
+                return Err(format!("`{s}` is not an IPv4 address (type A)"))
+            }
             "AAAA" if s.parse::<Ipv6Addr>().is_err() => {
                 return Err(format!("`{s}` is not an IPv6 address (type AAAA)"))
             }
@@ -651,12 +737,16 @@ fn health_check(attrs: &Values) -> Check {
         absent(attrs, "search_string", "for TCP health checks")?;
     } else if let Some(p) = opt_str(attrs, "path")? {
         if !p.starts_with('/') || p.len() > 255 {
-            return Err(format!("`path` `{p}` must start with `/` and be at most 255 characters"));
+            return Err(format!(
+                "`path` `{p}` must start with `/` and be at most 255 characters"
+            ));
         }
     }
     if let Some(s) = opt_str(attrs, "search_string")? {
         if !t.ends_with("STR_MATCH") {
-            return Err(format!("`search_string` is only for *_STR_MATCH health checks, not {t}"));
+            return Err(format!(
+                "`search_string` is only for *_STR_MATCH health checks, not {t}"
+            ));
         }
         if s.len() > 255 {
             return Err("`search_string` is at most 255 characters".into());
@@ -679,7 +769,9 @@ fn dns_label(what: &str, s: &str) -> Check {
     if ok {
         Ok(())
     } else {
-        Err(format!("{what} `{s}` is not a valid Kubernetes name (DNS-1123 label)"))
+        Err(format!(
+            "{what} `{s}` is not a valid Kubernetes name (DNS-1123 label)"
+        ))
     }
 }
 
@@ -699,7 +791,11 @@ pub(crate) fn cluster_flavor(attrs: &Values, emulates: Option<Emulates>) -> Resu
         Some("gke") => Some(Flavor::Gke),
         Some("eks") => Some(Flavor::Eks),
         Some("aks") => Some(Flavor::Aks),
-        Some(other) => return Err(format!("`flavor` must be one of gke, eks, aks, got `{other}`")),
+        Some(other) => {
+            return Err(format!(
+                "`flavor` must be one of gke, eks, aks, got `{other}`"
+            ))
+        }
     };
     match (from_attr, emulates) {
         (Some(f), Some(e)) if f != e.cluster_flavor() => Err(format!(
@@ -710,7 +806,10 @@ pub(crate) fn cluster_flavor(attrs: &Values, emulates: Option<Emulates>) -> Resu
         )),
         (Some(f), _) => Ok(f),
         (None, Some(e)) => Ok(e.cluster_flavor()),
-        (None, None) => Err("`flavor` (gke, eks or aks) is required when the sim cloud does not set `emulates`".into()),
+        (None, None) => Err(
+            "`flavor` (gke, eks or aks) is required when the sim cloud does not set `emulates`"
+                .into(),
+        ),
     }
 }
 
@@ -739,7 +838,9 @@ pub(crate) fn shape(kind: ResourceKind, name: &str, attrs: &Values, flavor: Flav
             let max = int_in(attrs, "max_count", 0, 1000)?;
             if let (Some(lo), Some(hi)) = (min, max) {
                 if lo > hi {
-                    return Err(format!("`min_count` ({lo}) is larger than `max_count` ({hi})"));
+                    return Err(format!(
+                        "`min_count` ({lo}) is larger than `max_count` ({hi})"
+                    ));
                 }
             }
             if let (Some(n), Some(lo)) = (count, min) {
@@ -793,7 +894,9 @@ pub(crate) fn shape(kind: ResourceKind, name: &str, attrs: &Values, flavor: Flav
         }
         ResourceKind::HealthCheck => {
             if name.is_empty() || name.len() > 64 {
-                return Err(format!("health check name `{name}` must be 1-64 characters"));
+                return Err(format!(
+                    "health check name `{name}` must be 1-64 characters"
+                ));
             }
             health_check(attrs)
         }
@@ -815,7 +918,8 @@ mod tests {
     }
 
     fn err(kind: ResourceKind, name: &str, v: Value, flavor: Flavor) -> String {
-        shape(kind, name, &attrs(v.clone()), flavor).expect_err(&format!("{kind} {name} {v} must be invalid"))
+        shape(kind, name, &attrs(v.clone()), flavor)
+            .expect_err(&format!("{kind} {name} {v} must be invalid"))
     }
 
     fn ok(kind: ResourceKind, name: &str, v: Value, flavor: Flavor) {
@@ -827,58 +931,156 @@ mod tests {
     #[test]
     fn cluster_names_per_flavor() {
         let c = |f| json!({"region": match f { Flavor::Eks => "sa-east-1", Flavor::Aks => "canadacentral", _ => "us-central1" }});
-        ok(ResourceKind::Cluster, "gke-sydney", c(Flavor::Gke), Flavor::Gke);
+        ok(
+            ResourceKind::Cluster,
+            "gke-sydney",
+            c(Flavor::Gke),
+            Flavor::Gke,
+        );
         for bad in ["Gke", "1gke", "gke-", "gke_sydney", &"a".repeat(41), ""] {
-            assert!(err(ResourceKind::Cluster, bad, c(Flavor::Gke), Flavor::Gke).contains("GKE cluster name"));
+            assert!(err(ResourceKind::Cluster, bad, c(Flavor::Gke), Flavor::Gke)
+                .contains("GKE cluster name"));
         }
-        ok(ResourceKind::Cluster, "EKS_Sao-Paulo1", c(Flavor::Eks), Flavor::Eks);
-        ok(ResourceKind::Cluster, &"e".repeat(100), c(Flavor::Eks), Flavor::Eks);
+        ok(
+            ResourceKind::Cluster,
+            "EKS_Sao-Paulo1",
+            c(Flavor::Eks),
+            Flavor::Eks,
+        );
+        ok(
+            ResourceKind::Cluster,
+            &"e".repeat(100),
+            c(Flavor::Eks),
+            Flavor::Eks,
+        );
         for bad in ["-eks", "_eks", "eks.x", &"e".repeat(101)] {
-            assert!(err(ResourceKind::Cluster, bad, c(Flavor::Eks), Flavor::Eks).contains("EKS cluster name"));
+            assert!(err(ResourceKind::Cluster, bad, c(Flavor::Eks), Flavor::Eks)
+                .contains("EKS cluster name"));
         }
-        ok(ResourceKind::Cluster, "AKS_toronto-1", c(Flavor::Aks), Flavor::Aks);
+        ok(
+            ResourceKind::Cluster,
+            "AKS_toronto-1",
+            c(Flavor::Aks),
+            Flavor::Aks,
+        );
         for bad in ["aks-", "_aks", &"a".repeat(64)] {
-            assert!(err(ResourceKind::Cluster, bad, c(Flavor::Aks), Flavor::Aks).contains("AKS cluster name"));
+            assert!(err(ResourceKind::Cluster, bad, c(Flavor::Aks), Flavor::Aks)
+                .contains("AKS cluster name"));
         }
     }
 
     #[test]
     fn regions_and_versions() {
-        ok(ResourceKind::Cluster, "c", json!({"region": "us-central1-a"}), Flavor::Gke);
-        let e = err(ResourceKind::Cluster, "c", json!({"region": "austalia-southeast1"}), Flavor::Gke);
+        ok(
+            ResourceKind::Cluster,
+            "c",
+            json!({"region": "us-central1-a"}),
+            Flavor::Gke,
+        );
+        let e = err(
+            ResourceKind::Cluster,
+            "c",
+            json!({"region": "austalia-southeast1"}),
+            Flavor::Gke,
+        );
         assert!(e.contains("did you mean `australia-southeast1`"), "{e}");
-        let e = err(ResourceKind::Cluster, "c", json!({"region": "us-central1"}), Flavor::Eks);
+        let e = err(
+            ResourceKind::Cluster,
+            "c",
+            json!({"region": "us-central1"}),
+            Flavor::Eks,
+        );
         assert!(e.contains("not a known EKS region"), "{e}");
-        err(ResourceKind::Cluster, "c", json!({"region": "eastus"}), Flavor::Gke);
+        err(
+            ResourceKind::Cluster,
+            "c",
+            json!({"region": "eastus"}),
+            Flavor::Gke,
+        );
         err(ResourceKind::Cluster, "c", json!({}), Flavor::Gke);
         for v in ["1.29", "1.33", "1.31.2", "1.31.1-gke.1146000"] {
-            ok(ResourceKind::Cluster, "c", json!({"region": "us-east1", "kubernetes_version": v}), Flavor::Gke);
+            ok(
+                ResourceKind::Cluster,
+                "c",
+                json!({"region": "us-east1", "kubernetes_version": v}),
+                Flavor::Gke,
+            );
         }
-        for v in [json!("1.28"), json!("1.34"), json!("2.31"), json!("1.x"), json!("1.31.a"), json!(1.3)] {
-            err(ResourceKind::Cluster, "c", json!({"region": "us-east1", "kubernetes_version": v}), Flavor::Gke);
+        for v in [
+            json!("1.28"),
+            json!("1.34"),
+            json!("2.31"),
+            json!("1.x"),
+            json!("1.31.a"),
+            json!(1.3),
+        ] {
+            err(
+                ResourceKind::Cluster,
+                "c",
+                json!({"region": "us-east1", "kubernetes_version": v}),
+                Flavor::Gke,
+            );
         }
-        let e = err(ResourceKind::Cluster, "c", json!({"region": "us-east1", "kubernetes_version": 1.3}), Flavor::Gke);
+        let e = err(
+            ResourceKind::Cluster,
+            "c",
+            json!({"region": "us-east1", "kubernetes_version": 1.3}),
+            Flavor::Gke,
+        );
         assert!(e.contains("quote it"), "{e}");
     }
 
     #[test]
     fn machine_types_per_flavor() {
-        for t in ["e2-standard-4", "e2-medium", "n2-highmem-16", "c3-highcpu-88", "n2-custom-4-16384", "custom-2-4096"] {
+        for t in [
+            "e2-standard-4",
+            "e2-medium",
+            "n2-highmem-16",
+            "c3-highcpu-88",
+            "n2-custom-4-16384",
+            "custom-2-4096",
+        ] {
             assert!(gke_machine(t), "{t}");
         }
-        for t in ["e2-standard", "m5.large", "e2-standard-04", "x9-standard-4", "Standard_D4s_v5"] {
+        for t in [
+            "e2-standard",
+            "m5.large",
+            "e2-standard-04",
+            "x9-standard-4",
+            "Standard_D4s_v5",
+        ] {
             assert!(!gke_machine(t), "{t}");
         }
-        for t in ["m5.large", "m6i.2xlarge", "t3a.micro", "c6gn.16xlarge", "m5.metal"] {
+        for t in [
+            "m5.large",
+            "m6i.2xlarge",
+            "t3a.micro",
+            "c6gn.16xlarge",
+            "m5.metal",
+        ] {
             assert!(eks_machine(t), "{t}");
         }
         for t in ["m5", "m5.huge", "M5.large", "e2-standard-4", ".large"] {
             assert!(!eks_machine(t), "{t}");
         }
-        for t in ["Standard_D4s_v5", "Standard_B2s", "Standard_DS2_v2", "Standard_E8as_v5", "Standard_NC6s_v3", "Standard_E4-2ds_v4"] {
+        for t in [
+            "Standard_D4s_v5",
+            "Standard_B2s",
+            "Standard_DS2_v2",
+            "Standard_E8as_v5",
+            "Standard_NC6s_v3",
+            "Standard_E4-2ds_v4",
+        ] {
             assert!(aks_machine(t), "{t}");
         }
-        for t in ["Standard_", "D4s_v5", "Standard_d4s_v5", "Standard_D4S_v5", "Standard_D4s_5", "m5.large"] {
+        for t in [
+            "Standard_",
+            "D4s_v5",
+            "Standard_d4s_v5",
+            "Standard_D4S_v5",
+            "Standard_D4s_5",
+            "m5.large",
+        ] {
             assert!(!aks_machine(t), "{t}");
         }
     }
@@ -889,25 +1091,97 @@ mod tests {
         ok(
             ResourceKind::NodePool,
             "c.default",
-            p(json!({"cluster": "c", "machine_type": "e2-standard-4", "node_count": 3, "min_count": null, "max_count": null})),
+            p(
+                json!({"cluster": "c", "machine_type": "e2-standard-4", "node_count": 3, "min_count": null, "max_count": null}),
+            ),
             Flavor::Gke,
         );
         err(ResourceKind::NodePool, "nodot", json!({}), Flavor::Gke);
-        err(ResourceKind::NodePool, "c.default", json!({"cluster": "other"}), Flavor::Gke);
-        err(ResourceKind::NodePool, "c.default", json!({"node_count": 1001}), Flavor::Gke);
-        err(ResourceKind::NodePool, "c.default", json!({"node_count": -1}), Flavor::Gke);
-        err(ResourceKind::NodePool, "c.default", json!({"node_count": "3"}), Flavor::Gke);
-        err(ResourceKind::NodePool, "c.default", json!({"node_count": 3, "min_count": 4}), Flavor::Gke);
-        err(ResourceKind::NodePool, "c.default", json!({"node_count": 5, "max_count": 4}), Flavor::Gke);
-        err(ResourceKind::NodePool, "c.default", json!({"min_count": 5, "max_count": 4}), Flavor::Gke);
-        err(ResourceKind::NodePool, "c.default", json!({"machine_type": "m5.large"}), Flavor::Gke);
-        ok(ResourceKind::NodePool, "c.default", json!({"machine_type": "m5.large"}), Flavor::Eks);
-        ok(ResourceKind::NodePool, "c.default", json!({"machine_type": "Standard_D4s_v5"}), Flavor::Aks);
-        let e = err(ResourceKind::NodePool, "c.system-pool", json!({}), Flavor::Aks);
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"cluster": "other"}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"node_count": 1001}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"node_count": -1}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"node_count": "3"}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"node_count": 3, "min_count": 4}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"node_count": 5, "max_count": 4}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"min_count": 5, "max_count": 4}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"machine_type": "m5.large"}),
+            Flavor::Gke,
+        );
+        ok(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"machine_type": "m5.large"}),
+            Flavor::Eks,
+        );
+        ok(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"machine_type": "Standard_D4s_v5"}),
+            Flavor::Aks,
+        );
+        let e = err(
+            ResourceKind::NodePool,
+            "c.system-pool",
+            json!({}),
+            Flavor::Aks,
+        );
         assert!(e.contains("AKS node pool name"), "{e}");
-        err(ResourceKind::NodePool, "c.default", json!({"labels": {"Team": "x"}}), Flavor::Gke);
-        ok(ResourceKind::NodePool, "c.default", json!({"labels": {"Team": "X Y"}}), Flavor::Eks);
-        err(ResourceKind::NodePool, "c.default", json!({"labels": ["x"]}), Flavor::Eks);
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"labels": {"Team": "x"}}),
+            Flavor::Gke,
+        );
+        ok(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"labels": {"Team": "X Y"}}),
+            Flavor::Eks,
+        );
+        err(
+            ResourceKind::NodePool,
+            "c.default",
+            json!({"labels": ["x"]}),
+            Flavor::Eks,
+        );
     }
 
     #[test]
@@ -918,9 +1192,24 @@ mod tests {
             json!({"cluster": "h", "namespace": "kube-federation-system", "scope": "Cluster"}),
             Flavor::Gke,
         );
-        err(ResourceKind::FederationHost, "h", json!({"scope": "Global"}), Flavor::Gke);
-        err(ResourceKind::FederationHost, "h", json!({"namespace": "Kube_Fed"}), Flavor::Gke);
-        err(ResourceKind::FederationHost, "h", json!({"cluster": "other"}), Flavor::Gke);
+        err(
+            ResourceKind::FederationHost,
+            "h",
+            json!({"scope": "Global"}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::FederationHost,
+            "h",
+            json!({"namespace": "Kube_Fed"}),
+            Flavor::Gke,
+        );
+        err(
+            ResourceKind::FederationHost,
+            "h",
+            json!({"cluster": "other"}),
+            Flavor::Gke,
+        );
         ok(
             ResourceKind::FederationMember,
             "m",
@@ -928,22 +1217,52 @@ mod tests {
             Flavor::Eks,
         );
         err(ResourceKind::FederationMember, "m", json!({}), Flavor::Eks);
-        err(ResourceKind::FederationMember, "m", json!({"host": "h", "api_endpoint": "http://x"}), Flavor::Eks);
+        err(
+            ResourceKind::FederationMember,
+            "m",
+            json!({"host": "h", "api_endpoint": "http://x"}),
+            Flavor::Eks,
+        );
     }
 
     #[test]
     fn zones_and_health_checks() {
-        ok(ResourceKind::DnsZone, "example.com", json!({"zone": "example.com.", "comment": "x"}), Flavor::Route53);
+        ok(
+            ResourceKind::DnsZone,
+            "example.com",
+            json!({"zone": "example.com.", "comment": "x"}),
+            Flavor::Route53,
+        );
         err(ResourceKind::DnsZone, "com", json!({}), Flavor::Route53);
-        err(ResourceKind::DnsZone, "ex ample.com", json!({}), Flavor::Route53);
-        err(ResourceKind::DnsZone, "example.com", json!({"zone": "example.org"}), Flavor::Route53);
+        err(
+            ResourceKind::DnsZone,
+            "ex ample.com",
+            json!({}),
+            Flavor::Route53,
+        );
+        err(
+            ResourceKind::DnsZone,
+            "example.com",
+            json!({"zone": "example.org"}),
+            Flavor::Route53,
+        );
 
         let hc = |extra: Value| {
-            let mut a = attrs(json!({"type": "HTTPS", "address": "203.0.113.7", "port": 443, "path": "/healthz", "interval": 30, "failure_threshold": 3}));
+            let mut a = attrs(
+                json!({"type": "HTTPS", "address": "203.0.113.7", "port": 443, "path": "/healthz", "interval": 30, "failure_threshold": 3}),
+            );
             a.extend(attrs(extra));
             a
         };
-        assert_eq!(shape(ResourceKind::HealthCheck, "hc", &hc(json!({})), Flavor::Route53), Ok(()));
+        assert_eq!(
+            shape(
+                ResourceKind::HealthCheck,
+                "hc",
+                &hc(json!({})),
+                Flavor::Route53
+            ),
+            Ok(())
+        );
         for bad in [
             json!({"type": "ICMP"}),
             json!({"address": "example.com"}),
@@ -957,10 +1276,24 @@ mod tests {
             json!({"type": "TCP"}),
             json!({"search_string": "ok"}),
         ] {
-            assert!(shape(ResourceKind::HealthCheck, "hc", &hc(bad.clone()), Flavor::Route53).is_err(), "{bad}");
+            assert!(
+                shape(
+                    ResourceKind::HealthCheck,
+                    "hc",
+                    &hc(bad.clone()),
+                    Flavor::Route53
+                )
+                .is_err(),
+                "{bad}"
+            );
         }
         assert_eq!(
-            shape(ResourceKind::HealthCheck, "hc", &hc(json!({"type": "TCP", "path": null})), Flavor::Route53),
+            shape(
+                ResourceKind::HealthCheck,
+                "hc",
+                &hc(json!({"type": "TCP", "path": null})),
+                Flavor::Route53
+            ),
             Ok(())
         );
     }
@@ -968,36 +1301,79 @@ mod tests {
     #[test]
     fn records() {
         let base = |extra: Value| {
-            let mut a = attrs(json!({"zone": "example.com", "fqdn": "app.example.com", "type": "A", "ttl": 60, "routing": "simple", "values": ["203.0.113.1"]}));
+            let mut a = attrs(
+                json!({"zone": "example.com", "fqdn": "app.example.com", "type": "A", "ttl": 60, "routing": "simple", "values": ["203.0.113.1"]}),
+            );
             a.extend(attrs(extra));
             a
         };
-        let check = |name: &str, extra: Value| shape(ResourceKind::DnsRecord, name, &base(extra), Flavor::Route53);
+        let check = |name: &str, extra: Value| {
+            shape(ResourceKind::DnsRecord, name, &base(extra), Flavor::Route53)
+        };
         assert_eq!(check("app.example.com", json!({})), Ok(()));
         assert_eq!(
-            check("app.example.com/blue", json!({"routing": "weighted", "set_id": "blue", "weight": 0})),
+            check(
+                "app.example.com/blue",
+                json!({"routing": "weighted", "set_id": "blue", "weight": 0})
+            ),
             Ok(())
         );
         assert_eq!(
-            check("app.example.com/syd", json!({"routing": "latency", "region": "ap-southeast-2"})),
+            check(
+                "app.example.com/syd",
+                json!({"routing": "latency", "region": "ap-southeast-2"})
+            ),
             Ok(())
         );
         assert_eq!(
-            check("app.example.com/p", json!({"routing": "failover", "failover": "PRIMARY", "health_check_id": "x"})),
+            check(
+                "app.example.com/p",
+                json!({"routing": "failover", "failover": "PRIMARY", "health_check_id": "x"})
+            ),
             Ok(())
         );
         assert_eq!(
-            check("app.example.com/eu", json!({"routing": "geolocation", "location": {"continent": "EU"}})),
+            check(
+                "app.example.com/eu",
+                json!({"routing": "geolocation", "location": {"continent": "EU"}})
+            ),
             Ok(())
         );
-        assert_eq!(check("app.example.com/d", json!({"routing": "geolocation", "location": "*"})), Ok(()));
         assert_eq!(
-            check("app.example.com/ca", json!({"routing": "geolocation", "location": {"country": "US", "subdivision": "CA"}})),
+            check(
+                "app.example.com/d",
+                json!({"routing": "geolocation", "location": "*"})
+            ),
             Ok(())
         );
-        assert_eq!(check("app.example.com", json!({"type": "AAAA", "values": ["2001:db8::1"]})), Ok(()));
-        assert_eq!(check("app.example.com", json!({"type": "TXT", "values": ["hello"]})), Ok(()));
-        assert_eq!(check("app.example.com", json!({"type": "CNAME", "values": ["lb.example.net"]})), Ok(()));
+        assert_eq!(
+            check(
+                "app.example.com/ca",
+                json!({"routing": "geolocation", "location": {"country": "US", "subdivision": "CA"}})
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                "app.example.com",
+                json!({"type": "AAAA", "values": ["2001:db8::1"]})
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                "app.example.com",
+                json!({"type": "TXT", "values": ["hello"]})
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                "app.example.com",
+                json!({"type": "CNAME", "values": ["lb.example.net"]})
+            ),
+            Ok(())
+        );
 
         for (name, bad) in [
             ("app.example.com", json!({"values": ["300.0.0.1"]})),
@@ -1011,21 +1387,49 @@ mod tests {
             ("app.example.com", json!({"set_id": "x"})),
             ("app.example.com", json!({"weight": 10})),
             ("app.example.com/b", json!({"routing": "weighted"})),
-            ("app.example.com/b", json!({"routing": "weighted", "weight": 256})),
-            ("app.example.com/b", json!({"routing": "weighted", "weight": 1, "set_id": "c"})),
-            ("app.example.com/b", json!({"routing": "latency", "region": "australia-southeast1"})),
-            ("app.example.com/b", json!({"routing": "failover", "failover": "TERTIARY"})),
-            ("app.example.com/b", json!({"routing": "geolocation", "location": {"continent": "XX"}})),
-            ("app.example.com/b", json!({"routing": "geolocation", "location": {"continent": "EU", "country": "FR"}})),
-            ("app.example.com/b", json!({"routing": "geolocation", "location": {"subdivision": "CA"}})),
+            (
+                "app.example.com/b",
+                json!({"routing": "weighted", "weight": 256}),
+            ),
+            (
+                "app.example.com/b",
+                json!({"routing": "weighted", "weight": 1, "set_id": "c"}),
+            ),
+            (
+                "app.example.com/b",
+                json!({"routing": "latency", "region": "australia-southeast1"}),
+            ),
+            (
+                "app.example.com/b",
+                json!({"routing": "failover", "failover": "TERTIARY"}),
+            ),
+            (
+                "app.example.com/b",
+                json!({"routing": "geolocation", "location": {"continent": "XX"}}),
+            ),
+            (
+                "app.example.com/b",
+                json!({"routing": "geolocation", "location": {"continent": "EU", "country": "FR"}}),
+            ),
+            (
+                "app.example.com/b",
+                json!({"routing": "geolocation", "location": {"subdivision": "CA"}}),
+            ),
             ("app.example.com", json!({"fqdn": "app.example.org"})),
             ("app.example.org", json!({"fqdn": "app.example.org"})),
-            ("example.com", json!({"fqdn": "example.com", "type": "CNAME", "values": ["x.example.net"]})),
-            ("app.example.com", json!({"type": "CNAME", "values": ["a.example.net", "b.example.net"]})),
+            (
+                "example.com",
+                json!({"fqdn": "example.com", "type": "CNAME", "values": ["x.example.net"]}),
+            ),
+            (
+                "app.example.com",
+                json!({"type": "CNAME", "values": ["a.example.net", "b.example.net"]}),
+            ),
         ] {
             assert!(check(name, bad.clone()).is_err(), "{name} {bad}");
         }
-        let e = check("app.example.org", json!({"fqdn": "app.example.org"})).expect_err("outside zone");
+        let e =
+            check("app.example.org", json!({"fqdn": "app.example.org"})).expect_err("outside zone");
         assert!(e.contains("not permitted in zone"), "{e}");
     }
 
@@ -1035,7 +1439,10 @@ mod tests {
         assert_eq!(cluster_flavor(&a, None), Ok(Flavor::Eks));
         assert_eq!(cluster_flavor(&a, Some(Emulates::Aws)), Ok(Flavor::Eks));
         assert!(cluster_flavor(&a, Some(Emulates::Gcp)).is_err());
-        assert_eq!(cluster_flavor(&Values::new(), Some(Emulates::Azure)), Ok(Flavor::Aks));
+        assert_eq!(
+            cluster_flavor(&Values::new(), Some(Emulates::Azure)),
+            Ok(Flavor::Aks)
+        );
         assert!(cluster_flavor(&Values::new(), None).is_err());
         assert!(cluster_flavor(&attrs(json!({"flavor": "openshift"})), None).is_err());
     }

@@ -61,10 +61,28 @@ fn private_file() -> OpenOptions {
     OpenOptions::new()
 }
 
+/// Mode 0600 for a file made by someone else (or an older fedstack).
+#[cfg(unix)]
+fn make_private_file(f: &File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if f.metadata()?.permissions().mode() & 0o777 != 0o600 {
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private_file(_: &File) -> std::io::Result<()> {
+    Ok(())
+}
+
 #[cfg(unix)]
 fn make_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let perms = fs::metadata(dir)?.permissions();
     if perms.mode() & 0o777 != 0o700 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
@@ -113,7 +131,10 @@ fn load(path: &Path) -> Result<Loaded, SimError> {
     let (mut pos, mut line_no) = (0usize, 0usize);
     while pos < bytes.len() {
         line_no += 1;
-        let newline = bytes[pos..].iter().position(|&b| b == b'\n').map(|i| pos + i);
+        let newline = bytes[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| pos + i);
         let (line, next) = match newline {
             Some(e) => (&bytes[pos..e], e + 1),
             None => (&bytes[pos..], bytes.len()),
@@ -180,7 +201,9 @@ fn acquire(file: &File, exclusive: bool, timeout: Duration, dir: &Path) -> Resul
                     holder: holder(file),
                 })
             }
-            Err(fs::TryLockError::Error(e)) => return Err(SimError::io("lock", &dir.join(LOCK_FILE), &e)),
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(SimError::io("lock", &dir.join(LOCK_FILE), &e))
+            }
         }
     }
 }
@@ -215,7 +238,11 @@ fn ensure_seed(dir: &Path) -> Result<String, SimError> {
     }
     // Written whole to a temporary file, then linked into place: never half a seed, and
     // of two processes racing the first one wins.
-    let seed = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let seed = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     let tmp = dir.join(format!("seed.{}.tmp", uuid::Uuid::new_v4().simple()));
     let write = || -> std::io::Result<()> {
         let mut f = private_file().write(true).create_new(true).open(&tmp)?;
@@ -309,12 +336,14 @@ impl World {
                 .create(true)
                 .open(&path)
                 .map_err(|e| SimError::io("open", &path, &e))?;
+            make_private_file(&log).map_err(|e| SimError::io("protect", &path, &e))?;
             if loaded.good_len < loaded.total_len {
                 // Drop a torn tail so the next op starts on a fresh line.
                 log.set_len(loaded.good_len)
                     .map_err(|e| SimError::io("truncate", &path, &e))?;
             } else if loaded.needs_newline {
-                log.write_all(b"\n").map_err(|e| SimError::io("append to", &path, &e))?;
+                log.write_all(b"\n")
+                    .map_err(|e| SimError::io("append to", &path, &e))?;
                 world.log_len += 1;
             }
             if loaded.total_len == 0 {
@@ -323,7 +352,8 @@ impl World {
                 })
                 .map_err(|e| SimError::Io(e.to_string()))?;
                 line.push(b'\n');
-                log.write_all(&line).map_err(|e| SimError::io("write", &path, &e))?;
+                log.write_all(&line)
+                    .map_err(|e| SimError::io("write", &path, &e))?;
                 world.log_len += line.len() as u64;
             }
             world.log = Some(log);
@@ -423,7 +453,11 @@ impl World {
     }
 
     /// Live DNS records named `fqdn` or `fqdn/<set-id>`.
-    pub(crate) fn records_named<'a>(&'a self, fqdn: &'a str, now: u64) -> impl Iterator<Item = &'a SimObject> {
+    pub(crate) fn records_named<'a>(
+        &'a self,
+        fqdn: &'a str,
+        now: u64,
+    ) -> impl Iterator<Item = &'a SimObject> {
         self.objects
             .range((ResourceKind::DnsRecord, fqdn.to_string())..)
             .take_while(move |((k, n), _)| *k == ResourceKind::DnsRecord && n.starts_with(fqdn))
@@ -442,7 +476,8 @@ impl World {
             return Err(SimError::ReadOnly);
         };
         self.buf.clear();
-        serde_json::to_writer(&mut self.buf, op).map_err(|e| SimError::Io(format!("cannot encode an op: {e}")))?;
+        serde_json::to_writer(&mut self.buf, op)
+            .map_err(|e| SimError::Io(format!("cannot encode an op: {e}")))?;
         self.buf.push(b'\n');
         // One write() per op: a kill between two ops never leaves half of one behind.
         if let Err(e) = log.write_all(&self.buf) {
@@ -471,7 +506,9 @@ impl World {
         if !self.objects.contains_key(key) {
             return Ok(None);
         }
-        self.append(&OpOut::Del { key: key_address(key) })?;
+        self.append(&OpOut::Del {
+            key: key_address(key),
+        })?;
         let old = self.objects.remove(key);
         if let Some(o) = &old {
             self.index(o, false);
@@ -481,7 +518,11 @@ impl World {
 
     /// Drops the object under `key` if its deletion has completed (lazily, on access).
     pub(crate) fn purge_if_gone(&mut self, key: &Key, now: u64) -> Result<(), SimError> {
-        if self.objects.get(key).is_some_and(|o| o.phase(now) == Phase::Gone) {
+        if self
+            .objects
+            .get(key)
+            .is_some_and(|o| o.phase(now) == Phase::Gone)
+        {
             if self.is_writer() {
                 self.remove(key)?;
             } else if let Some(o) = self.objects.remove(key) {
@@ -525,7 +566,8 @@ impl World {
         self.objects.retain(|_, o| o.exists(now));
         let mut out = Vec::with_capacity(256 * (self.objects.len() + 1));
         let encode = |out: &mut Vec<u8>, op: &OpOut<'_>| -> Result<(), SimError> {
-            serde_json::to_writer(&mut *out, op).map_err(|e| SimError::Io(format!("cannot encode an op: {e}")))?;
+            serde_json::to_writer(&mut *out, op)
+                .map_err(|e| SimError::Io(format!("cannot encode an op: {e}")))?;
             out.push(b'\n');
             Ok(())
         };
@@ -540,7 +582,11 @@ impl World {
         }
         let tmp = self.dir.join(format!("{WORLD_FILE}.tmp"));
         let write = || -> std::io::Result<()> {
-            let mut f = private_file().write(true).create(true).truncate(true).open(&tmp)?;
+            let mut f = private_file()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
             f.write_all(&out)?;
             f.sync_data()
         };
@@ -584,11 +630,19 @@ pub(crate) fn world_dir(state_dir: &Path) -> PathBuf {
 
 /// The world of `state_dir`, shared with every other user in this process; opened (and
 /// locked) on first use, closed when the last user drops it.
-pub(crate) fn open_shared(state_dir: &Path, writer: bool, lock_timeout: Duration) -> Result<SharedWorld, SimError> {
+pub(crate) fn open_shared(
+    state_dir: &Path,
+    writer: bool,
+    lock_timeout: Duration,
+) -> Result<SharedWorld, SimError> {
     let dir = world_dir(state_dir);
     let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
     registry.retain(|(_, w)| w.strong_count() > 0);
-    if let Some(world) = registry.iter().find(|(p, _)| *p == dir).and_then(|(_, w)| w.upgrade()) {
+    if let Some(world) = registry
+        .iter()
+        .find(|(p, _)| *p == dir)
+        .and_then(|(_, w)| w.upgrade())
+    {
         if writer {
             let mut w = lock(&world);
             if !w.is_writer() {
@@ -609,7 +663,10 @@ pub(crate) fn snapshot(state_dir: &Path) -> Result<(Vec<SimObject>, u64), SimErr
     let dir = world_dir(state_dir);
     let open = {
         let registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-        registry.iter().find(|(p, _)| *p == dir).and_then(|(_, w)| w.upgrade())
+        registry
+            .iter()
+            .find(|(p, _)| *p == dir)
+            .and_then(|(_, w)| w.upgrade())
     };
     if let Some(world) = open {
         let w = lock(&world);
@@ -659,12 +716,17 @@ mod tests {
         let text = fs::read_to_string(&path).expect("read");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], r#"{"op":"format","version":1}"#);
-        assert!(lines[1].starts_with(r#"{"op":"put","obj":{"kind":"data","name":"a""#), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with(r#"{"op":"put","obj":{"kind":"data","name":"a""#),
+            "{}",
+            lines[1]
+        );
         assert_eq!(lines[3], r#"{"op":"del","key":"data.a"}"#);
 
         // A kill in the middle of a write leaves a torn last line.
         let mut f = OpenOptions::new().append(true).open(&path).expect("open");
-        f.write_all(br#"{"op":"put","obj":{"kind":"da"#).expect("write");
+        f.write_all(br#"{"op":"put","obj":{"kind":"da"#)
+            .expect("write");
         drop(f);
         let mut w = World::open(&dir, true, T).expect("reopens");
         assert!(w.get(ResourceKind::Data, "b", 0).is_some());
@@ -680,8 +742,11 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join(".sim");
         fs::create_dir_all(&dir).expect("mkdir");
-        fs::write(dir.join(WORLD_FILE), "{\"op\":\"format\",\"version\":1}\nnot json\n{\"op\":\"del\",\"key\":\"data.a\"}\n")
-            .expect("write");
+        fs::write(
+            dir.join(WORLD_FILE),
+            "{\"op\":\"format\",\"version\":1}\nnot json\n{\"op\":\"del\",\"key\":\"data.a\"}\n",
+        )
+        .expect("write");
         let err = World::open(&dir, true, T).err().expect("corrupt");
         assert!(matches!(err, SimError::Corrupt { line: 2, .. }), "{err}");
         fs::write(dir.join(WORLD_FILE), "{\"op\":\"format\",\"version\":9}\n").expect("write");
@@ -699,7 +764,8 @@ mod tests {
             w.put(data(&format!("d{i}"), 1)).expect("put");
         }
         for i in 0..290 {
-            w.remove(&(ResourceKind::Data, format!("d{i}"))).expect("del");
+            w.remove(&(ResourceKind::Data, format!("d{i}")))
+                .expect("del");
         }
         assert_eq!(w.log_ops(), 890);
         w.maybe_compact().expect("compacts");
@@ -727,7 +793,10 @@ mod tests {
         assert_eq!(w.all().count(), 1);
         drop(w);
         let text = fs::read_to_string(dir.join(WORLD_FILE)).expect("read");
-        assert!(text.ends_with("{\"op\":\"del\",\"key\":\"data.gone\"}\n"), "{text}");
+        assert!(
+            text.ends_with("{\"op\":\"del\",\"key\":\"data.gone\"}\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -738,12 +807,22 @@ mod tests {
         let short = Duration::from_millis(50);
         let err = World::open(&dir, true, short).err().expect("locked");
         assert!(matches!(err, SimError::Locked { .. }), "{err}");
-        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
-        assert!(World::open(&dir, false, short).is_err(), "a reader waits for the writer");
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        assert!(
+            World::open(&dir, false, short).is_err(),
+            "a reader waits for the writer"
+        );
         drop(w);
         let r1 = World::open(&dir, false, short).expect("reader");
         let _r2 = World::open(&dir, false, short).expect("readers share");
-        assert!(World::open(&dir, true, short).is_err(), "a writer waits for readers");
+        assert!(
+            World::open(&dir, true, short).is_err(),
+            "a writer waits for readers"
+        );
         drop(r1);
     }
 
@@ -764,6 +843,12 @@ mod tests {
         drop(w);
         let w = World::open(&dir, false, T).expect("reopens");
         assert_eq!(w.seed(), seed, "the seed persists");
+        drop(w);
+        // A world file made readable by someone else is made private again.
+        fs::set_permissions(dir.join(WORLD_FILE), fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        let _w = World::open(&dir, true, T).expect("reopens");
+        assert_eq!(mode(&dir.join(WORLD_FILE)), 0o600);
     }
 
     #[test]
@@ -780,12 +865,21 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join(".sim");
         let mut w = World::open(&dir, true, T).expect("opens");
-        for name in ["app.x.com", "app.x.com/a", "app.x.com/b", "app.x.community", "api.x.com"] {
+        for name in [
+            "app.x.com",
+            "app.x.com/a",
+            "app.x.com/b",
+            "app.x.community",
+            "api.x.com",
+        ] {
             let mut o = data(name, 0);
             o.kind = ResourceKind::DnsRecord;
             w.put(o).expect("put");
         }
-        let names: Vec<&str> = w.records_named("app.x.com", 0).map(|o| o.name.as_str()).collect();
+        let names: Vec<&str> = w
+            .records_named("app.x.com", 0)
+            .map(|o| o.name.as_str())
+            .collect();
         assert_eq!(names, ["app.x.com", "app.x.com/a", "app.x.com/b"]);
     }
 }

@@ -18,40 +18,69 @@ async fn every_kind_creates_reads_updates_and_deletes() {
 
     // Reads give back what was created, ready.
     for s in &made {
-        let o = aws.read(s).await.expect("read").unwrap_or_else(|| panic!("{} exists", s.address));
+        let o = aws
+            .read(s)
+            .await
+            .expect("read")
+            .unwrap_or_else(|| panic!("{} exists", s.address));
         assert_eq!(o.status, ResourceStatus::Ready, "{}", s.address);
         assert_eq!(o.attrs, s.attrs, "{}", s.address);
         assert!(o.outputs.contains_key("id"), "{} has an id", s.address);
     }
 
     // Updates in place, one per kind.
-    let find = |prefix: &str| made.iter().find(|s| s.address.to_string().starts_with(prefix)).expect("made").clone();
+    let find = |prefix: &str| {
+        made.iter()
+            .find(|s| s.address.to_string().starts_with(prefix))
+            .expect("made")
+            .clone()
+    };
     let mut updates = vec![
         ("cluster.gke-sydney", "kubernetes_version", json!("1.32")),
         ("node_pool.eks-saopaulo.default", "node_count", json!(5)),
-        ("federation_member.aks-toronto", "api_endpoint", json!("https://192.0.2.200")),
+        (
+            "federation_member.aks-toronto",
+            "api_endpoint",
+            json!("https://192.0.2.200"),
+        ),
         ("dns_zone.fedstack.example.com", "comment", json!("changed")),
         ("health_check.sydney-https", "failure_threshold", json!(5)),
-        ("dns_record.shop.fedstack.example.com/green", "weight", json!(50)),
+        (
+            "dns_record.shop.fedstack.example.com/green",
+            "weight",
+            json!(50),
+        ),
     ];
     for (addr, key, value) in updates.drain(..) {
         let mut s = find(addr);
         s.attrs.insert(key.to_string(), value.clone());
-        let o = gcp.update(&s, &[key.to_string()], &P).await.expect("update");
+        let o = gcp
+            .update(&s, &[key.to_string()], &P)
+            .await
+            .expect("update");
         assert_eq!(o.attrs[key], value, "{addr}");
         assert_eq!(o.status, ResourceStatus::Ready);
         let again = gcp.read(&s).await.expect("read").expect("exists");
-        assert_eq!(again.attrs[key], value, "{addr}: the update persisted in the world");
+        assert_eq!(
+            again.attrs[key], value,
+            "{addr}: the update persisted in the world"
+        );
     }
     let mut fh = find("federation_host.");
     fh.attrs.insert("labels".into(), json!({"a": "b"}));
-    gcp.update(&fh, &["labels".to_string()], &P).await.expect("host update");
+    gcp.update(&fh, &["labels".to_string()], &P)
+        .await
+        .expect("host update");
 
     // Delete in reverse order: everything goes.
     for s in made.iter().rev() {
-        aws.delete(s, &P).await.unwrap_or_else(|e| panic!("delete {}: {e}", s.address));
+        aws.delete(s, &P)
+            .await
+            .unwrap_or_else(|e| panic!("delete {}: {e}", s.address));
         assert_eq!(aws.read(s).await.expect("read"), None, "{}", s.address);
-        aws.delete(s, &P).await.expect("deleting what is gone is fine");
+        aws.delete(s, &P)
+            .await
+            .expect("deleting what is gone is fine");
     }
 }
 
@@ -59,13 +88,19 @@ async fn every_kind_creates_reads_updates_and_deletes() {
 async fn data_objects_store_anything() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let p = sim(tmp.path(), "local", json!({"latency": "0"}));
-    let s = spec("data.layer-1-7", json!({"values": {"a": [1, 2]}, "anything": null}));
+    let s = spec(
+        "data.layer-1-7",
+        json!({"values": {"a": [1, 2]}, "anything": null}),
+    );
     let o = p.create(&s, &P).await.expect("create");
     assert_eq!(o.attrs, s.attrs);
     assert!(o.outputs["id"].as_str().expect("id").starts_with("data-"));
     let mut s2 = s.clone();
     s2.attrs.insert("anything".into(), json!("now"));
-    let o = p.update(&s2, &["anything".into()], &P).await.expect("update");
+    let o = p
+        .update(&s2, &["anything".into()], &P)
+        .await
+        .expect("update");
     assert_eq!(o.attrs["anything"], "now");
     p.delete(&s2, &P).await.expect("delete");
     assert_eq!(p.read(&s2).await.expect("read"), None);
@@ -74,9 +109,21 @@ async fn data_objects_store_anything() {
 #[tokio::test]
 async fn outputs_look_like_the_real_clouds() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let gcp = sim(tmp.path(), "gcp", json!({"emulates": "gcp", "account": "fedstack-demo", "latency": 0}));
-    let aws = sim(tmp.path(), "aws", json!({"emulates": "aws", "account": "123456789012", "latency": 0}));
-    let azure = sim(tmp.path(), "azure", json!({"emulates": "azure", "latency": 0}));
+    let gcp = sim(
+        tmp.path(),
+        "gcp",
+        json!({"emulates": "gcp", "account": "fedstack-demo", "latency": 0}),
+    );
+    let aws = sim(
+        tmp.path(),
+        "aws",
+        json!({"emulates": "aws", "account": "123456789012", "latency": 0}),
+    );
+    let azure = sim(
+        tmp.path(),
+        "azure",
+        json!({"emulates": "azure", "latency": 0}),
+    );
     let made = build_demo(&gcp, &aws, &azure).await;
     let read = |i: usize| {
         let s = made[i].clone();
@@ -90,7 +137,10 @@ async fn outputs_look_like_the_real_clouds() {
     );
     assert_eq!(gke.outputs["status"], "RUNNING");
     let eks = read(2).await;
-    assert_eq!(eks.outputs["id"], "arn:aws:eks:sa-east-1:123456789012:cluster/eks-saopaulo");
+    assert_eq!(
+        eks.outputs["id"],
+        "arn:aws:eks:sa-east-1:123456789012:cluster/eks-saopaulo"
+    );
     assert_eq!(eks.outputs["status"], "ACTIVE");
     let aks = read(4).await;
     let aks_id = aks.outputs["id"].as_str().expect("id");
@@ -103,17 +153,29 @@ async fn outputs_look_like_the_real_clouds() {
 
     let mut ingress = Vec::new();
     for c in [&gke, &eks, &aks] {
-        let ip: std::net::Ipv4Addr = c.outputs["ingress_address"].as_str().expect("ip").parse().expect("ipv4");
+        let ip: std::net::Ipv4Addr = c.outputs["ingress_address"]
+            .as_str()
+            .expect("ip")
+            .parse()
+            .expect("ipv4");
         let o = ip.octets();
         assert!(o[..3] == [203, 0, 113] || o[..3] == [198, 51, 100], "{ip}");
         ingress.push(ip);
         let endpoint = c.outputs["endpoint"].as_str().expect("endpoint");
         assert!(endpoint.starts_with("https://"), "{endpoint}");
-        endpoint["https://".len()..].parse::<std::net::Ipv4Addr>().expect("endpoint is an IP");
+        endpoint["https://".len()..]
+            .parse::<std::net::Ipv4Addr>()
+            .expect("endpoint is an IP");
         let ca = c.outputs["ca_certificate"].as_str().expect("ca");
-        assert!(ca.starts_with("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"), "base64 of a PEM: {ca}");
+        assert!(
+            ca.starts_with("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t"),
+            "base64 of a PEM: {ca}"
+        );
         assert_eq!(c.secrets["admin_token"].len(), 64);
-        assert!(!c.outputs.contains_key("admin_token"), "secrets are not outputs");
+        assert!(
+            !c.outputs.contains_key("admin_token"),
+            "secrets are not outputs"
+        );
     }
     ingress.sort();
     ingress.dedup();
@@ -131,17 +193,26 @@ async fn outputs_look_like_the_real_clouds() {
         .expect("id")
         .starts_with("arn:aws:eks:sa-east-1:123456789012:nodegroup/eks-saopaulo/default/"));
     let aks_pool = read(5).await;
-    assert_eq!(aks_pool.outputs["id"], format!("{aks_id}/agentPools/default"));
+    assert_eq!(
+        aks_pool.outputs["id"],
+        format!("{aks_id}/agentPools/default")
+    );
 
     let m = read(8).await;
     assert_eq!(m.outputs["id"], "kube-federation-system/eks-saopaulo");
     assert_eq!(m.outputs["service_account"], "eks-saopaulo-gke-sydney");
-    assert!(m.outputs["secret_name"].as_str().expect("s").starts_with("eks-saopaulo-gke-sydney-token-"));
+    assert!(m.outputs["secret_name"]
+        .as_str()
+        .expect("s")
+        .starts_with("eks-saopaulo-gke-sydney-token-"));
     assert_eq!(m.secrets["token"].len(), 64);
 
     let z = read(10).await;
     let zid = z.outputs["id"].as_str().expect("id");
-    assert!(zid.starts_with("/hostedzone/Z") && zid.len() == "/hostedzone/".len() + 14, "{zid}");
+    assert!(
+        zid.starts_with("/hostedzone/Z") && zid.len() == "/hostedzone/".len() + 14,
+        "{zid}"
+    );
     assert_eq!(z.outputs["name_servers"].as_array().expect("ns").len(), 4);
 
     let hc = read(11).await;
@@ -150,11 +221,18 @@ async fn outputs_look_like_the_real_clouds() {
 
     let r = read(14).await;
     let short = zid.trim_start_matches("/hostedzone/");
-    assert_eq!(r.outputs["id"], format!("{short}_app.fedstack.example.com_A_sydney"));
+    assert_eq!(
+        r.outputs["id"],
+        format!("{short}_app.fedstack.example.com_A_sydney")
+    );
 
     // Deterministic: a second world computes the same values.
     let tmp2 = tempfile::tempdir().expect("tempdir");
-    let gcp2 = sim(tmp2.path(), "gcp", json!({"emulates": "gcp", "account": "fedstack-demo", "latency": 0}));
+    let gcp2 = sim(
+        tmp2.path(),
+        "gcp",
+        json!({"emulates": "gcp", "account": "fedstack-demo", "latency": 0}),
+    );
     let again = gcp2.create(&made[0], &P).await.expect("create");
     assert_eq!(again.outputs, gke.outputs);
 }
@@ -167,7 +245,11 @@ async fn creating_what_exists_is_already_exists() {
     gcp.create(&c, &P).await.expect("create");
     let e = err(gcp.create(&c, &P).await);
     assert_eq!(e.class, ErrorClass::AlreadyExists);
-    assert!(e.message.contains("cluster.gke-sydney already exists"), "{}", e.message);
+    assert!(
+        e.message.contains("cluster.gke-sydney already exists"),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test]
@@ -180,9 +262,20 @@ async fn clusters_with_node_pools_cannot_be_deleted() {
     aws.create(&np, &P).await.expect("pool");
     let e = err(aws.delete(&c, &P).await);
     assert_eq!(e.class, ErrorClass::Permanent);
-    assert!(e.message.contains("ResourceInUseException"), "{}", e.message);
-    assert!(e.message.contains("node_pool.eks-saopaulo.default"), "{}", e.message);
-    assert!(aws.read(&c).await.expect("read").is_some(), "refused: still there");
+    assert!(
+        e.message.contains("ResourceInUseException"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("node_pool.eks-saopaulo.default"),
+        "{}",
+        e.message
+    );
+    assert!(
+        aws.read(&c).await.expect("read").is_some(),
+        "refused: still there"
+    );
     aws.delete(&np, &P).await.expect("pool first");
     aws.delete(&c, &P).await.expect("then the cluster");
 }
@@ -190,20 +283,32 @@ async fn clusters_with_node_pools_cannot_be_deleted() {
 #[tokio::test(start_paused = true)]
 async fn a_cluster_whose_pools_are_being_deleted_can_be_retried() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let gcp = sim(tmp.path(), "gcp", json!({"emulates": "gcp", "latency": {"create": 0, "delete": "5s"}}));
+    let gcp = sim(
+        tmp.path(),
+        "gcp",
+        json!({"emulates": "gcp", "latency": {"create": 0, "delete": "5s"}}),
+    );
     let c = cluster("gke-sydney", "australia-southeast1");
     let o = gcp.create(&c, &P).await.expect("cluster");
     let np = pool("gke-sydney", "default", "e2-standard-4", &o.outputs["id"]);
     gcp.create(&np, &P).await.expect("pool");
     let pool_delete = tokio::spawn({
-        let gcp = std::sync::Arc::new(sim(tmp.path(), "gcp2", json!({"emulates": "gcp", "latency": {"delete": "5s"}})));
+        let gcp = std::sync::Arc::new(sim(
+            tmp.path(),
+            "gcp2",
+            json!({"emulates": "gcp", "latency": {"delete": "5s"}}),
+        ));
         let np = np.clone();
         async move { gcp.delete(&np, &NoProgress).await }
     });
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     let e = err(gcp.delete(&c, &P).await);
     assert_eq!(e.class, ErrorClass::Transient, "{}", e.message);
-    assert!(e.retry_after.is_some_and(|d| d <= std::time::Duration::from_secs(4)), "{e:?}");
+    assert!(
+        e.retry_after
+            .is_some_and(|d| d <= std::time::Duration::from_secs(4)),
+        "{e:?}"
+    );
     pool_delete.await.expect("joined").expect("pool deleted");
     gcp.delete(&c, &P).await.expect("now it goes");
 }
@@ -229,7 +334,12 @@ async fn zones_with_records_and_health_checks_in_use_cannot_be_deleted() {
     assert!(e.message.contains("HostedZoneNotEmpty"), "{}", e.message);
     let e = err(aws.delete(&hc, &P).await);
     assert!(e.message.contains("HealthCheckInUse"), "{}", e.message);
-    assert!(e.message.contains("dns_record.api.fedstack.example.com/primary"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("dns_record.api.fedstack.example.com/primary"),
+        "{}",
+        e.message
+    );
 
     aws.delete(&r, &P).await.expect("record");
     aws.delete(&hc, &P).await.expect("hc");
@@ -240,15 +350,29 @@ async fn zones_with_records_and_health_checks_in_use_cannot_be_deleted() {
 async fn federation_rules() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (gcp, aws, _azure) = fast_clouds(tmp.path());
-    let host_cluster = gcp.create(&cluster("gke-sydney", "australia-southeast1"), &P).await.expect("c");
-    let other_host_cluster = gcp.create(&cluster("gke-iowa", "us-central1"), &P).await.expect("c");
-    let eks = aws.create(&cluster("eks-saopaulo", "sa-east-1"), &P).await.expect("c");
+    let host_cluster = gcp
+        .create(&cluster("gke-sydney", "australia-southeast1"), &P)
+        .await
+        .expect("c");
+    let other_host_cluster = gcp
+        .create(&cluster("gke-iowa", "us-central1"), &P)
+        .await
+        .expect("c");
+    let eks = aws
+        .create(&cluster("eks-saopaulo", "sa-east-1"), &P)
+        .await
+        .expect("c");
 
     // A member needs its host.
     let m = member(&eks, "eks-saopaulo", "gke-sydney", &Value::Null);
     let e = err(aws.create(&m, &P).await);
     assert_eq!(e.class, ErrorClass::NotFound);
-    assert!(e.message.contains("federation_host.gke-sydney does not exist"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("federation_host.gke-sydney does not exist"),
+        "{}",
+        e.message
+    );
     // A host needs its cluster (any account: the host is in another cloud here).
     let e = err(gcp.create(&host("eks-nowhere", &Value::Null), &P).await);
     assert_eq!(e.class, ErrorClass::NotFound);
@@ -258,7 +382,9 @@ async fn federation_rules() {
     let h2 = host("gke-iowa", &other_host_cluster.outputs["id"]);
     let h2o = gcp.create(&h2, &P).await.expect("second host");
     let mut wrong_id = m.clone();
-    wrong_id.attrs.insert("host_id".into(), json!("kubefed:elsewhere"));
+    wrong_id
+        .attrs
+        .insert("host_id".into(), json!("kubefed:elsewhere"));
     assert_eq!(class(aws.create(&wrong_id, &P).await), ErrorClass::Invalid);
     let mut wrong_ns = m.clone();
     wrong_ns.attrs.insert("namespace".into(), json!("kubefed"));
@@ -271,12 +397,25 @@ async fn federation_rules() {
     let m2 = member(&eks, "eks-saopaulo", "gke-iowa", &h2o.outputs["id"]);
     let e = err(aws.create(&m2, &P).await);
     assert_eq!(e.class, ErrorClass::Permanent);
-    assert!(e.message.contains("already joined to kubefed host gke-sydney"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("already joined to kubefed host gke-sydney"),
+        "{}",
+        e.message
+    );
 
     // The host cannot go while members are joined.
     let e = err(gcp.delete(&h, &P).await);
-    assert!(e.message.contains("still has member clusters joined"), "{}", e.message);
-    assert!(e.message.contains("federation_member.eks-saopaulo"), "{}", e.message);
+    assert!(
+        e.message.contains("still has member clusters joined"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("federation_member.eks-saopaulo"),
+        "{}",
+        e.message
+    );
     aws.delete(&m, &P).await.expect("unjoin");
     gcp.delete(&h, &P).await.expect("host goes");
     aws.create(&m2, &P).await.expect("joins the other host now");
@@ -285,45 +424,88 @@ async fn federation_rules() {
 #[tokio::test]
 async fn dependencies_must_exist_and_be_ready() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let aws = sim(tmp.path(), "aws", json!({"emulates": "aws", "latency": {"create": "1h", "read": 0}}));
+    let aws = sim(
+        tmp.path(),
+        "aws",
+        json!({"emulates": "aws", "latency": {"create": "1h", "read": 0}}),
+    );
     let fast = sim(tmp.path(), "aws2", json!({"emulates": "aws", "latency": 0}));
     // No cluster.
-    let e = err(fast.create(&pool("eks-x", "default", "m5.large", &Value::Null), &P).await);
+    let e = err(fast
+        .create(&pool("eks-x", "default", "m5.large", &Value::Null), &P)
+        .await);
     assert_eq!(e.class, ErrorClass::NotFound);
-    assert!(e.message.contains("cluster.eks-x does not exist"), "{}", e.message);
+    assert!(
+        e.message.contains("cluster.eks-x does not exist"),
+        "{}",
+        e.message
+    );
 
     // A cluster still provisioning: retry later.
     let c = cluster("eks-x", "us-east-1");
     let slow = tokio::time::timeout(std::time::Duration::from_millis(50), aws.create(&c, &P)).await;
     assert!(slow.is_err(), "still provisioning");
-    let e = err(fast.create(&pool("eks-x", "default", "m5.large", &Value::Null), &P).await);
+    let e = err(fast
+        .create(&pool("eks-x", "default", "m5.large", &Value::Null), &P)
+        .await);
     assert_eq!(e.class, ErrorClass::Transient);
-    assert!(e.message.contains("operation in progress") && e.message.contains("PROVISIONING"), "{}", e.message);
+    assert!(
+        e.message.contains("operation in progress") && e.message.contains("PROVISIONING"),
+        "{}",
+        e.message
+    );
     assert!(e.retry_after.is_some());
 
     // Records need their zone, their zone id and their health check.
-    let r = record("www.fedstack.example.com", &Value::Null, &json!("203.0.113.1"), json!({}));
+    let r = record(
+        "www.fedstack.example.com",
+        &Value::Null,
+        &json!("203.0.113.1"),
+        json!({}),
+    );
     let e = err(fast.create(&r, &P).await);
     assert_eq!(e.class, ErrorClass::NotFound);
     assert!(e.message.contains("NoSuchHostedZone"), "{}", e.message);
-    fast.create(&zone("fedstack.example.com"), &P).await.expect("zone");
+    fast.create(&zone("fedstack.example.com"), &P)
+        .await
+        .expect("zone");
     let mut bad_zone_id = r.clone();
-    bad_zone_id.attrs.insert("zone_id".into(), json!("/hostedzone/ZNOTTHEZONE12"));
-    assert_eq!(class(fast.create(&bad_zone_id, &P).await), ErrorClass::Invalid);
+    bad_zone_id
+        .attrs
+        .insert("zone_id".into(), json!("/hostedzone/ZNOTTHEZONE12"));
+    assert_eq!(
+        class(fast.create(&bad_zone_id, &P).await),
+        ErrorClass::Invalid
+    );
     let mut bad_hc = r.clone();
-    bad_hc.attrs.insert("health_check_id".into(), json!("00000000-0000-4000-8000-000000000000"));
+    bad_hc.attrs.insert(
+        "health_check_id".into(),
+        json!("00000000-0000-4000-8000-000000000000"),
+    );
     let e = err(fast.create(&bad_hc, &P).await);
     assert_eq!(e.class, ErrorClass::NotFound);
     assert!(e.message.contains("NoSuchHealthCheck"), "{}", e.message);
     fast.create(&r, &P).await.expect("record");
 
     // Route 53 record-set consistency.
-    let cname = record("www.fedstack.example.com/x", &Value::Null, &json!("lb.example.net"),
-        json!({"type": "CNAME", "routing": "weighted", "set_id": "x", "weight": 1}));
+    let cname = record(
+        "www.fedstack.example.com/x",
+        &Value::Null,
+        &json!("lb.example.net"),
+        json!({"type": "CNAME", "routing": "weighted", "set_id": "x", "weight": 1}),
+    );
     let e = err(fast.create(&cname, &P).await);
-    assert!(e.message.contains("conflicting RRSet of type A"), "{}", e.message);
-    let weighted = record("www.fedstack.example.com/w", &Value::Null, &json!("203.0.113.2"),
-        json!({"routing": "weighted", "set_id": "w", "weight": 1}));
+    assert!(
+        e.message.contains("conflicting RRSet of type A"),
+        "{}",
+        e.message
+    );
+    let weighted = record(
+        "www.fedstack.example.com/w",
+        &Value::Null,
+        &json!("203.0.113.2"),
+        json!({"routing": "weighted", "set_id": "w", "weight": 1}),
+    );
     let e = err(fast.create(&weighted, &P).await);
     assert!(e.message.contains("uses simple routing"), "{}", e.message);
 }
@@ -342,40 +524,69 @@ async fn updates_follow_the_clouds_rules() {
     assert!(e.message.contains("forces a replacement"), "{}", e.message);
 
     let mut skip = c.clone();
-    skip.attrs.insert("kubernetes_version".into(), json!("1.33"));
+    skip.attrs
+        .insert("kubernetes_version".into(), json!("1.33"));
     let e = err(gcp.update(&skip, &["kubernetes_version".into()], &P).await);
-    assert!(e.message.contains("one minor version at a time"), "{}", e.message);
+    assert!(
+        e.message.contains("one minor version at a time"),
+        "{}",
+        e.message
+    );
     let mut down = c.clone();
-    down.attrs.insert("kubernetes_version".into(), json!("1.30"));
+    down.attrs
+        .insert("kubernetes_version".into(), json!("1.30"));
     let e = err(gcp.update(&down, &["kubernetes_version".into()], &P).await);
     assert!(e.message.contains("cannot downgrade"), "{}", e.message);
     let mut bad = c.clone();
     bad.attrs.insert("labels".into(), json!({"Team": "x"}));
-    assert_eq!(class(gcp.update(&bad, &["labels".into()], &P).await), ErrorClass::Invalid);
+    assert_eq!(
+        class(gcp.update(&bad, &["labels".into()], &P).await),
+        ErrorClass::Invalid
+    );
 
     let mut up = c.clone();
     up.attrs.insert("kubernetes_version".into(), json!("1.32"));
-    let after = gcp.update(&up, &["kubernetes_version".into()], &P).await.expect("upgrade");
+    let after = gcp
+        .update(&up, &["kubernetes_version".into()], &P)
+        .await
+        .expect("upgrade");
     assert_eq!(after.attrs["kubernetes_version"], "1.32");
     assert_eq!(after.outputs["id"], before.outputs["id"]);
-    assert_ne!(after.secrets["admin_token"], before.secrets["admin_token"], "a new generation");
+    assert_ne!(
+        after.secrets["admin_token"], before.secrets["admin_token"],
+        "a new generation"
+    );
 
     // Only the changed attributes are applied: drift elsewhere stays.
     let mut partial = up.clone();
-    partial.attrs.insert("labels".into(), json!({"team": "sre"}));
-    partial.attrs.insert("kubernetes_version".into(), json!("1.31"));
-    let o = gcp.update(&partial, &["labels".into()], &P).await.expect("labels");
+    partial
+        .attrs
+        .insert("labels".into(), json!({"team": "sre"}));
+    partial
+        .attrs
+        .insert("kubernetes_version".into(), json!("1.31"));
+    let o = gcp
+        .update(&partial, &["labels".into()], &P)
+        .await
+        .expect("labels");
     assert_eq!(o.attrs["labels"], json!({"team": "sre"}));
     assert_eq!(o.attrs["kubernetes_version"], "1.32");
 
     let missing = cluster("gke-nowhere", "us-central1");
-    assert_eq!(class(gcp.update(&missing, &[], &P).await), ErrorClass::NotFound);
+    assert_eq!(
+        class(gcp.update(&missing, &[], &P).await),
+        ErrorClass::NotFound
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn busy_objects_answer_operation_in_progress() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let gcp = std::sync::Arc::new(sim(tmp.path(), "gcp", json!({"emulates": "gcp", "latency": {"create": "10s", "delete": "10s", "update": "10s", "read": 0}})));
+    let gcp = std::sync::Arc::new(sim(
+        tmp.path(),
+        "gcp",
+        json!({"emulates": "gcp", "latency": {"create": "10s", "delete": "10s", "update": "10s", "read": 0}}),
+    ));
     let c = cluster("gke-sydney", "australia-southeast1");
     let creating = tokio::spawn({
         let (gcp, c) = (gcp.clone(), c.clone());
@@ -392,7 +603,10 @@ async fn busy_objects_answer_operation_in_progress() {
         async move { gcp.delete(&c, &NoProgress).await }
     });
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(gcp.read(&c).await.expect("read").expect("exists").status, ResourceStatus::Deleting);
+    assert_eq!(
+        gcp.read(&c).await.expect("read").expect("exists").status,
+        ResourceStatus::Deleting
+    );
     let e = err(gcp.create(&c, &P).await);
     assert_eq!(e.class, ErrorClass::Transient);
     assert!(e.message.contains("still being deleted"), "{}", e.message);
@@ -402,5 +616,7 @@ async fn busy_objects_answer_operation_in_progress() {
     gcp.delete(&c, &P).await.expect("second delete");
     assert_eq!(start.elapsed(), std::time::Duration::from_secs(7));
     deleting.await.expect("joined").expect("deleted");
-    gcp.create(&c, &P).await.expect("a retry succeeds once it is gone");
+    gcp.create(&c, &P)
+        .await
+        .expect("a retry succeeds once it is gone");
 }

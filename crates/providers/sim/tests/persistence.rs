@@ -31,11 +31,18 @@ async fn the_world_survives_reopening() {
     let p = sim(tmp.path(), "later", json!({"latency": 0}));
     for (s, b) in made.iter().zip(&before).take(made.len() - 1) {
         let o = p.read(s).await.expect("read").expect("still exists");
-        assert_eq!(&o, b, "{}: same attrs, outputs, secrets and status", s.address);
+        assert_eq!(
+            &o, b,
+            "{}: same attrs, outputs, secrets and status",
+            s.address
+        );
     }
     assert_eq!(p.read(&made[made.len() - 1]).await.expect("read"), None);
     let world = std::fs::read_to_string(p.world_path()).expect("world file");
-    assert!(world.starts_with("{\"op\":\"format\",\"version\":1}\n"), "{world}");
+    assert!(
+        world.starts_with("{\"op\":\"format\",\"version\":1}\n"),
+        "{world}"
+    );
     assert!(world.contains("{\"op\":\"del\",\"key\":\"dns_record.www.fedstack.example.com\"}"));
 }
 
@@ -47,9 +54,17 @@ async fn clouds_of_one_process_share_one_world() {
     assert_eq!(gcp.world_path(), aws.world_path());
     let c = cluster("gke-sydney", "australia-southeast1");
     let o = gcp.create(&c, &P).await.expect("create");
-    assert_eq!(aws.read(&c).await.expect("read"), Some(o), "the other cloud sees it at once");
+    assert_eq!(
+        aws.read(&c).await.expect("read"),
+        Some(o),
+        "the other cloud sees it at once"
+    );
     // The same state dir reached through another path is the same world.
-    let other_path = tmp.path().join(".").join("..").join(tmp.path().file_name().expect("name"));
+    let other_path = tmp
+        .path()
+        .join(".")
+        .join("..")
+        .join(tmp.path().file_name().expect("name"));
     let third = sim(&other_path, "azure", json!({"latency": 0}));
     assert!(third.read(&c).await.expect("read").is_some());
     // Another state dir is another world.
@@ -69,7 +84,11 @@ async fn a_create_dropped_mid_wait_leaves_a_pending_object_that_becomes_ready() 
     }
     // "Another run": a fresh world loaded from the file.
     let aws = sim(tmp.path(), "aws", json!({"emulates": "aws"}));
-    let o = aws.read(&c).await.expect("read").expect("the cluster exists");
+    let o = aws
+        .read(&c)
+        .await
+        .expect("read")
+        .expect("the cluster exists");
     assert_eq!(o.status, ResourceStatus::Pending("PROVISIONING".into()));
     assert_eq!(o.outputs["status"], "CREATING");
     let start = tokio::time::Instant::now();
@@ -78,9 +97,15 @@ async fn a_create_dropped_mid_wait_leaves_a_pending_object_that_becomes_ready() 
     assert_eq!(o.status, ResourceStatus::Ready);
     // 24 s in all: 5 s before the crash, 50 ms of read, the rest now.
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(18_900) && waited <= Duration::from_millis(19_000), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(18_900) && waited <= Duration::from_millis(19_000),
+        "{waited:?}"
+    );
     assert_eq!(rec.messages(), ["PROVISIONING"]);
-    assert_eq!(aws.read(&c).await.expect("read").expect("exists").outputs["status"], "ACTIVE");
+    assert_eq!(
+        aws.read(&c).await.expect("read").expect("exists").outputs["status"],
+        "ACTIVE"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -88,17 +113,31 @@ async fn a_delete_dropped_mid_wait_completes_on_its_own() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let c = cluster("gke-sydney", "australia-southeast1");
     {
-        let gcp = sim(tmp.path(), "gcp", json!({"emulates": "gcp", "latency": {"create": 0, "delete": "10s", "read": 0}}));
+        let gcp = sim(
+            tmp.path(),
+            "gcp",
+            json!({"emulates": "gcp", "latency": {"create": 0, "delete": "10s", "read": 0}}),
+        );
         gcp.create(&c, &P).await.expect("create");
         let r = tokio::time::timeout(Duration::from_secs(2), gcp.delete(&c, &P)).await;
         assert!(r.is_err());
     }
     let gcp = sim(tmp.path(), "gcp", json!({"emulates": "gcp", "latency": 0}));
-    assert_eq!(gcp.read(&c).await.expect("read").expect("exists").status, ResourceStatus::Deleting);
+    assert_eq!(
+        gcp.read(&c).await.expect("read").expect("exists").status,
+        ResourceStatus::Deleting
+    );
     tokio::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(gcp.read(&c).await.expect("read"), None, "gone once delete_at passed");
+    assert_eq!(
+        gcp.read(&c).await.expect("read"),
+        None,
+        "gone once delete_at passed"
+    );
     let world = std::fs::read_to_string(gcp.world_path()).expect("world");
-    assert!(world.ends_with("{\"op\":\"del\",\"key\":\"cluster.gke-sydney\"}\n"), "purged lazily: {world}");
+    assert!(
+        world.ends_with("{\"op\":\"del\",\"key\":\"cluster.gke-sydney\"}\n"),
+        "purged lazily: {world}"
+    );
 }
 
 #[tokio::test]
@@ -111,15 +150,25 @@ async fn secrets_never_reach_the_world_file() {
         let o = gcp.read(s).await.expect("read").expect("exists");
         secrets.extend(o.secrets.into_values());
     }
-    assert_eq!(secrets.len(), 3 + 3, "three admin tokens, three member tokens");
+    assert_eq!(
+        secrets.len(),
+        3 + 3,
+        "three admin tokens, three member tokens"
+    );
     let world = std::fs::read_to_string(gcp.world_path()).expect("world");
     let seed = std::fs::read_to_string(tmp.path().join(".sim/seed")).expect("seed");
     assert!(world.contains("gke-sydney"), "the file is the world");
     for secret in &secrets {
-        assert!(!world.contains(secret.as_str()), "a secret is in the world file");
+        assert!(
+            !world.contains(secret.as_str()),
+            "a secret is in the world file"
+        );
         assert!(!seed.contains(secret.as_str()));
     }
-    assert!(!world.contains("admin_token") && !world.contains("\"token\""), "{world}");
+    assert!(
+        !world.contains("admin_token") && !world.contains("\"token\""),
+        "{world}"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +184,10 @@ async fn read_only_clouds_read_but_never_write() {
         )
         .expect("read-only provider");
         assert_eq!(ro.read(&c).await.expect("read"), None);
-        assert!(!tmp.path().join(".sim").exists(), "a plan on a fresh state dir creates nothing");
+        assert!(
+            !tmp.path().join(".sim").exists(),
+            "a plan on a fresh state dir creates nothing"
+        );
         let e = err(ro.create(&c, &P).await);
         assert_eq!(e.class, ErrorClass::Permanent);
         assert!(e.message.contains("read-only"), "{}", e.message);
@@ -156,7 +208,11 @@ async fn read_only_clouds_read_but_never_write() {
     // A writer in the same process takes the world over from the reader.
     let rw = sim(tmp.path(), "gcp", json!({"emulates": "gcp", "latency": 0}));
     rw.delete(&c, &P).await.expect("delete");
-    assert_eq!(ro.read(&c).await.expect("read"), None, "shared: the reader sees it");
+    assert_eq!(
+        ro.read(&c).await.expect("read"),
+        None,
+        "shared: the reader sees it"
+    );
 }
 
 #[tokio::test]
@@ -170,15 +226,26 @@ async fn finish_compacts_a_log_much_larger_than_the_world() {
             p.delete(&s, &P).await.expect("delete");
         }
     }
-    let lines = |p: &SimProvider| std::fs::read_to_string(p.world_path()).expect("world").lines().count();
+    let lines = |p: &SimProvider| {
+        std::fs::read_to_string(p.world_path())
+            .expect("world")
+            .lines()
+            .count()
+    };
     assert_eq!(lines(&p), 1 + 200 + 195);
     p.finish().await.expect("finish");
     assert_eq!(lines(&p), 1 + 5, "one put per live object");
     let s = spec("data.d1", json!({"i": 1}));
     assert!(p.read(&s).await.expect("read").is_some());
-    p.create(&spec("data.after", json!({})), &P).await.expect("appends after compaction");
+    p.create(&spec("data.after", json!({})), &P)
+        .await
+        .expect("appends after compaction");
     drop(p);
     let p = sim(tmp.path(), "local", json!({"latency": 0}));
-    assert!(p.read(&spec("data.after", json!({}))).await.expect("read").is_some());
+    assert!(p
+        .read(&spec("data.after", json!({})))
+        .await
+        .expect("read")
+        .is_some());
     assert_eq!(lines(&p), 1 + 6);
 }

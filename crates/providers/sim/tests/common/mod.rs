@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use fedstack_core::address::Address;
 use fedstack_core::value::Values;
-use fedstack_provider::{ErrorClass, Observed, Progress, Provider, ProviderContext, ProviderError, ResourceSpec};
+use fedstack_provider::{
+    ErrorClass, Observed, Progress, Provider, ProviderContext, ProviderError, ResourceSpec,
+};
 use fedstack_provider_sim::{SimOptions, SimProvider};
 use serde_json::{json, Value};
 
@@ -37,7 +39,8 @@ pub fn spec(address: &str, attrs: Value) -> ResourceSpec {
 
 /// A sim cloud with explicit options (never the environment: tests run in parallel).
 pub fn sim_with(dir: &Path, cloud: &str, settings: Value, options: SimOptions) -> SimProvider {
-    SimProvider::with_options(cloud, &values(settings), &ctx(dir, false), options).expect("sim provider")
+    SimProvider::with_options(cloud, &values(settings), &ctx(dir, false), options)
+        .expect("sim provider")
 }
 
 pub fn sim(dir: &Path, cloud: &str, settings: Value) -> SimProvider {
@@ -101,7 +104,10 @@ pub fn member(cluster: &Observed, name: &str, host: &str, host_id: &Value) -> Re
 }
 
 pub fn zone(name: &str) -> ResourceSpec {
-    spec(&format!("dns_zone.{name}"), json!({"zone": name, "comment": "managed by fedstack"}))
+    spec(
+        &format!("dns_zone.{name}"),
+        json!({"zone": name, "comment": "managed by fedstack"}),
+    )
 }
 
 pub fn health_check(name: &str, address: &Value) -> ResourceSpec {
@@ -114,9 +120,11 @@ pub fn health_check(name: &str, address: &Value) -> ResourceSpec {
 /// A record of zone `fedstack.example.com`; `extra` adds or overrides attributes.
 pub fn record(name: &str, zone_id: &Value, value: &Value, extra: Value) -> ResourceSpec {
     let fqdn = name.split_once('/').map_or(name, |(f, _)| f);
-    let mut attrs = values(json!({"zone": "fedstack.example.com", "zone_id": zone_id, "fqdn": fqdn, "type": "A",
+    let mut attrs = values(
+        json!({"zone": "fedstack.example.com", "zone_id": zone_id, "fqdn": fqdn, "type": "A",
         "ttl": 60, "routing": "simple", "set_id": null, "values": [value], "weight": null, "region": null,
-        "location": null, "failover": null, "health_check_id": null}));
+        "location": null, "failover": null, "health_check_id": null}),
+    );
     attrs.extend(values(extra));
     ResourceSpec {
         address: format!("dns_record.{name}").parse().expect("valid address"),
@@ -140,7 +148,11 @@ pub fn err(r: Result<impl std::fmt::Debug, ProviderError>) -> ProviderError {
 }
 
 /// The reference demo, made step by step: returns every spec created, in order.
-pub async fn build_demo(gcp: &SimProvider, aws: &SimProvider, azure: &SimProvider) -> Vec<ResourceSpec> {
+pub async fn build_demo(
+    gcp: &SimProvider,
+    aws: &SimProvider,
+    azure: &SimProvider,
+) -> Vec<ResourceSpec> {
     let p = fedstack_provider::NoProgress;
     let mut made = Vec::new();
     let mut clusters = Vec::new();
@@ -169,7 +181,10 @@ pub async fn build_demo(gcp: &SimProvider, aws: &SimProvider, azure: &SimProvide
     let zo = aws.create(&z, &p).await.expect("zone");
     made.push(z);
     let mut hc_ids = Vec::new();
-    for (i, hc_name) in ["sydney-https", "saopaulo-https", "toronto-https"].iter().enumerate() {
+    for (i, hc_name) in ["sydney-https", "saopaulo-https", "toronto-https"]
+        .iter()
+        .enumerate()
+    {
         let hc = health_check(hc_name, &clusters[i].2.outputs["ingress_address"]);
         let o = aws.create(&hc, &p).await.expect("health check");
         hc_ids.push(o.outputs["id"].clone());
@@ -178,20 +193,48 @@ pub async fn build_demo(gcp: &SimProvider, aws: &SimProvider, azure: &SimProvide
     let ip = |i: usize| clusters[i].2.outputs["ingress_address"].clone();
     let zid = &zo.outputs["id"];
     let records = [
-        record("app.fedstack.example.com/sydney", zid, &ip(0),
-            json!({"routing": "latency", "set_id": "sydney", "region": "ap-southeast-2", "health_check_id": hc_ids[0]})),
-        record("app.fedstack.example.com/saopaulo", zid, &ip(1),
-            json!({"routing": "latency", "set_id": "saopaulo", "region": "sa-east-1", "health_check_id": hc_ids[1]})),
-        record("app.fedstack.example.com/toronto", zid, &ip(2),
-            json!({"routing": "latency", "set_id": "toronto", "region": "ca-central-1", "health_check_id": hc_ids[2]})),
-        record("api.fedstack.example.com/primary", zid, &ip(1),
-            json!({"routing": "failover", "set_id": "primary", "failover": "PRIMARY", "health_check_id": hc_ids[1]})),
-        record("api.fedstack.example.com/secondary", zid, &ip(2),
-            json!({"routing": "failover", "set_id": "secondary", "failover": "SECONDARY", "health_check_id": hc_ids[2]})),
-        record("shop.fedstack.example.com/blue", zid, &ip(0),
-            json!({"routing": "weighted", "set_id": "blue", "weight": 100, "health_check_id": hc_ids[0]})),
-        record("shop.fedstack.example.com/green", zid, &ip(2),
-            json!({"routing": "weighted", "set_id": "green", "weight": 0, "health_check_id": hc_ids[2]})),
+        record(
+            "app.fedstack.example.com/sydney",
+            zid,
+            &ip(0),
+            json!({"routing": "latency", "set_id": "sydney", "region": "ap-southeast-2", "health_check_id": hc_ids[0]}),
+        ),
+        record(
+            "app.fedstack.example.com/saopaulo",
+            zid,
+            &ip(1),
+            json!({"routing": "latency", "set_id": "saopaulo", "region": "sa-east-1", "health_check_id": hc_ids[1]}),
+        ),
+        record(
+            "app.fedstack.example.com/toronto",
+            zid,
+            &ip(2),
+            json!({"routing": "latency", "set_id": "toronto", "region": "ca-central-1", "health_check_id": hc_ids[2]}),
+        ),
+        record(
+            "api.fedstack.example.com/primary",
+            zid,
+            &ip(1),
+            json!({"routing": "failover", "set_id": "primary", "failover": "PRIMARY", "health_check_id": hc_ids[1]}),
+        ),
+        record(
+            "api.fedstack.example.com/secondary",
+            zid,
+            &ip(2),
+            json!({"routing": "failover", "set_id": "secondary", "failover": "SECONDARY", "health_check_id": hc_ids[2]}),
+        ),
+        record(
+            "shop.fedstack.example.com/blue",
+            zid,
+            &ip(0),
+            json!({"routing": "weighted", "set_id": "blue", "weight": 100, "health_check_id": hc_ids[0]}),
+        ),
+        record(
+            "shop.fedstack.example.com/green",
+            zid,
+            &ip(2),
+            json!({"routing": "weighted", "set_id": "green", "weight": 0, "health_check_id": hc_ids[2]}),
+        ),
         record("www.fedstack.example.com", zid, &ip(0), json!({})),
     ];
     for r in records {

@@ -1,0 +1,1059 @@
+//! One test per class of stack-file error, each pinning the exact one-line message
+//! (`file:line:column: message (hint: ...)`).
+
+use fedstack_core::stack::{load_stack, DesiredStack, Diagnostics};
+
+fn load(text: &str) -> Result<DesiredStack, Diagnostics> {
+    load_stack("t.yaml", text)
+}
+
+fn errors(text: &str) -> Vec<String> {
+    match load(text) {
+        Ok(_) => Vec::new(),
+        Err(d) => d.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[track_caller]
+fn one_error(text: &str) -> String {
+    let e = errors(text);
+    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
+    e[0].clone()
+}
+
+#[track_caller]
+fn ok(text: &str) -> DesiredStack {
+    match load(text) {
+        Ok(s) => s,
+        Err(e) => panic!("expected the stack to load, got:\n{e}"),
+    }
+}
+
+/// 13 lines: a sim cloud and clusters `a` and `b`.
+const BASE: &str = "\
+name: t
+clouds:
+  sim:
+    provider: sim
+clusters:
+  a:
+    cloud: sim
+    region: us-east-1
+    kubernetes_version: \"1.31\"
+  b:
+    cloud: sim
+    region: eu-west-1
+    kubernetes_version: \"1.31\"
+";
+
+/// BASE plus a zone with health check `hc`; records start at line 21.
+const DNS: &str = "\
+name: t
+clouds:
+  sim:
+    provider: sim
+clusters:
+  a:
+    cloud: sim
+    region: us-east-1
+    kubernetes_version: \"1.31\"
+  b:
+    cloud: sim
+    region: eu-west-1
+    kubernetes_version: \"1.31\"
+dns:
+  zone: z.example.com
+  cloud: sim
+  health_checks:
+    hc:
+      cluster: a
+  records:
+";
+
+fn with(base: &str, rest: &str) -> String {
+    format!("{base}{rest}")
+}
+
+#[test]
+fn base_stacks_load() {
+    let s = ok(BASE);
+    assert_eq!(s.resources.len(), 2);
+    ok(&with(DNS, "    app: { targets: { x: { cluster: a } } }\n"));
+}
+
+// ----- YAML level ------------------------------------------------------------
+
+#[test]
+fn syntax_error_is_located_at_the_scanner_marker() {
+    assert_eq!(
+        one_error("name: t\nclouds: [a, b\nclusters: {}\n"),
+        "t.yaml:3:9: invalid YAML: illegal placement of ':' indicator"
+    );
+}
+
+#[test]
+fn duplicate_key_is_reported_at_the_second_key() {
+    let text = BASE.replace(
+        "    region: us-east-1\n",
+        "    region: us-east-1\n    region: us-east-2\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:9:5: duplicate key `region` (hint: it is first set at line 8, column 5)"
+    );
+}
+
+#[test]
+fn keys_must_be_scalars() {
+    assert_eq!(
+        errors("name: t\nclouds: {}\n? [a, b]\n: c\n"),
+        ["t.yaml:3:3: a mapping key must be a scalar, found a list"]
+    );
+}
+
+#[test]
+fn empty_document() {
+    assert_eq!(
+        one_error(""),
+        "t.yaml:1:1: the stack file is empty (hint: a stack needs at least `name` and `clouds`)"
+    );
+    assert_eq!(
+        one_error("# nothing here\n"),
+        "t.yaml:1:1: the stack file is empty (hint: a stack needs at least `name` and `clouds`)"
+    );
+}
+
+#[test]
+fn top_level_must_be_a_mapping() {
+    assert_eq!(
+        one_error("- name: t\n"),
+        "t.yaml:1:1: the stack file must be a mapping, found a list (hint: start with `name:` and `clouds:`)"
+    );
+}
+
+#[test]
+fn two_documents_are_rejected() {
+    assert_eq!(
+        one_error("name: t\nclouds: {}\n---\nname: u\n"),
+        "t.yaml:3:1: a stack file holds one YAML document, found a second one (hint: remove the `---` and what follows it)"
+    );
+}
+
+#[test]
+fn anchors_and_aliases_are_expanded() {
+    let text = "\
+name: t
+clouds:
+  sim: { provider: sim }
+clusters:
+  a: &c
+    cloud: sim
+    region: us-east-1
+    kubernetes_version: 1.30
+  b: *c
+";
+    let s = ok(text);
+    assert_eq!(s.resources.len(), 2);
+    // `1.30` keeps its text: it is never a float.
+    assert_eq!(
+        s.resources[1].attrs["kubernetes_version"],
+        fedstack_core::value::Expr::lit("1.30")
+    );
+}
+
+// ----- fields and types ------------------------------------------------------
+
+#[test]
+fn unknown_field_with_did_you_mean() {
+    let text = BASE.replace(
+        "    region: us-east-1\n",
+        "    regoin: us-east-1\n    region: us-east-1\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:8:5: unknown field `regoin` in cluster `a` (hint: did you mean `region`?)"
+    );
+}
+
+#[test]
+fn unknown_field_without_a_close_match_lists_the_fields() {
+    let text = BASE.replace(
+        "    region: us-east-1\n",
+        "    region: us-east-1\n    color: red\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:9:5: unknown field `color` in cluster `a` (hint: fields are: cloud, region, kubernetes_version, labels, node_pools, depends_on)"
+    );
+}
+
+#[test]
+fn setting_of_another_provider() {
+    assert_eq!(
+        one_error("name: t\nclouds:\n  g:\n    provider: aws\n    project: p\n"),
+        "t.yaml:5:5: unknown field `project` in cloud `g` (hint: `project` is a setting of gcp clouds; this cloud uses provider aws)"
+    );
+}
+
+#[test]
+fn wrong_type_integer() {
+    let text = with(
+        BASE,
+        "    node_pools:\n      p:\n        machine_type: m\n        node_count: abc\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:17:21: expected an integer for `node_count` in node pool `p` of cluster `b`, found `abc`"
+    );
+}
+
+#[test]
+fn quoted_integers_are_strings() {
+    let text = with(
+        BASE,
+        "    node_pools:\n      p:\n        machine_type: m\n        node_count: \"3\"\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:17:21: expected an integer for `node_count` in node pool `p` of cluster `b`, found `\"3\"` (hint: remove the quotes)"
+    );
+}
+
+#[test]
+fn wrong_type_boolean() {
+    let text = with(BASE, "outputs:\n  o:\n    value: 1\n    sensitive: yes\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:17:16: expected true or false for `sensitive` in output `o`, found `yes`"
+    );
+}
+
+#[test]
+fn wrong_type_mapping() {
+    assert_eq!(
+        one_error("name: t\nclouds: [a]\n"),
+        "t.yaml:2:9: expected a mapping for `clouds` in the stack, found a list"
+    );
+}
+
+#[test]
+fn integer_out_of_range() {
+    let text = with(
+        BASE,
+        "    node_pools:\n      p:\n        machine_type: m\n        node_count: 5000\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:17:21: `node_count` in node pool `p` of cluster `b` must be between 0 and 1000, found 5000"
+    );
+}
+
+#[test]
+fn missing_required_field() {
+    let text = BASE.replace("    region: us-east-1\n", "");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:6:3: missing field `region` in cluster `a`"
+    );
+}
+
+#[test]
+fn missing_required_top_level_field() {
+    assert_eq!(
+        one_error("clouds: {}\n"),
+        "t.yaml:1:1: missing field `name` in the stack"
+    );
+}
+
+#[test]
+fn enum_value_with_did_you_mean() {
+    assert_eq!(
+        one_error("name: t\nclouds:\n  g:\n    provider: gpc\n"),
+        "t.yaml:4:15: `provider` in cloud `g` must be one of gcp, aws, azure, sim, local; found `gpc` (hint: did you mean `gcp`?)"
+    );
+}
+
+#[test]
+fn provider_required_settings() {
+    assert_eq!(
+        one_error("name: t\nclouds:\n  g:\n    provider: gcp\n"),
+        "t.yaml:3:3: missing field `project` in cloud `g`"
+    );
+}
+
+#[test]
+fn invalid_stack_name() {
+    assert_eq!(
+        one_error("name: My Stack\nclouds: {}\n"),
+        "t.yaml:1:7: invalid stack name `My Stack` (hint: use 1-63 lowercase letters, digits and hyphens, starting with a letter)"
+    );
+}
+
+#[test]
+fn invalid_cluster_name() {
+    let text = BASE.replace("  b:\n", "  b-:\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:10:3: invalid cluster name `b-` (hint: use 1-40 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen)"
+    );
+}
+
+#[test]
+fn invalid_kubernetes_version() {
+    let text = BASE.replace("\"1.31\"\n  b:", "\"v1.31\"\n  b:");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:9:25: invalid kubernetes_version `v1.31` in cluster `a` (hint: use MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. \"1.31\")"
+    );
+}
+
+#[test]
+fn unknown_cloud_in_cluster() {
+    let text = BASE.replace(
+        "    cloud: sim\n    region: us-east-1",
+        "    cloud: sm\n    region: us-east-1",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:7:12: unknown cloud `sm` in cluster `a` (hint: did you mean `sim`?)"
+    );
+}
+
+#[test]
+fn node_pool_counts() {
+    let text = with(
+        BASE,
+        "    node_pools:\n      p:\n        machine_type: m\n        node_count: 3\n        min_count: 4\n        max_count: 2\n",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.yaml:18:20: `min_count` (4) is greater than `node_count` (3) in node pool `p` of cluster `b`",
+            "t.yaml:19:20: `max_count` (2) is less than `node_count` (3) in node pool `p` of cluster `b`",
+        ]
+    );
+}
+
+#[test]
+fn invalid_duration() {
+    assert_eq!(
+        one_error("name: t\nclouds:\n  s:\n    provider: sim\n    latency: { create: 2x }\n"),
+        "t.yaml:5:24: invalid duration `2x` for `create` in `latency` in cloud `s` (hint: use a number of seconds or a duration like 250ms, 2s or 1m)"
+    );
+}
+
+#[test]
+fn sim_settings_are_normalised() {
+    let s = ok("name: t\nclouds:\n  s:\n    provider: sim\n    emulates: aws\n    latency: { create: 2s, read: 250ms, delete: 1 }\n    max_parallel: 4\n  t:\n    provider: sim\n    latency: 0.5\n");
+    assert_eq!(
+        serde_json::to_string(&s.clouds["s"].settings).expect("json"),
+        r#"{"emulates":"aws","latency":{"create":2000,"read":250,"delete":1000},"max_parallel":4}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&s.clouds["t"].settings).expect("json"),
+        r#"{"latency":500}"#
+    );
+}
+
+// ----- federation ------------------------------------------------------------
+
+#[test]
+fn federation_member_listed_twice() {
+    let text = with(BASE, "federation:\n  host: a\n  members: [a, b, a]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:16:19: cluster `a` is listed twice in federation members (hint: it is first listed at line 16, column 13)"
+    );
+}
+
+#[test]
+fn federation_host_not_a_member() {
+    let text = with(BASE, "federation:\n  host: a\n  members: [b]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:15:9: federation host `a` is not one of the members (hint: add `a` to `members`)"
+    );
+}
+
+#[test]
+fn federation_members_without_host() {
+    let text = with(BASE, "federation:\n  members: [a, b]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:15:3: federation has members but no host (hint: set `host` to one of the members)"
+    );
+}
+
+#[test]
+fn federation_unknown_cluster() {
+    let text = with(BASE, "federation:\n  host: a\n  members: [a, c]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:16:16: unknown cluster `c` in federation members (hint: clusters are: a, b)"
+    );
+}
+
+#[test]
+fn federation_lowering() {
+    let s = ok(&with(
+        BASE,
+        "    node_pools:\n      p: { machine_type: m, node_count: 1 }\nfederation:\n  host: b\n  members: [a, b]\n",
+    ));
+    let names: Vec<String> = s.resources.iter().map(|r| r.address.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "cluster.a",
+            "cluster.b",
+            "node_pool.b.p",
+            "federation_host.b",
+            "federation_member.a",
+            "federation_member.b",
+        ]
+    );
+    let host = &s.resources[3];
+    let deps: Vec<String> = host.depends_on.iter().map(ToString::to_string).collect();
+    assert_eq!(deps, ["cluster.b", "node_pool.b.p"]);
+}
+
+// ----- references and the graph ----------------------------------------------
+
+#[test]
+fn dangling_reference_with_did_you_mean() {
+    let text = with(
+        BASE,
+        "data:\n  d:\n    values:\n      url: https://${cluster.aa.endpoint}/\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:17:12: reference to undeclared resource `cluster.aa` in data `d` (hint: did you mean `cluster.a`?)"
+    );
+}
+
+#[test]
+fn dangling_depends_on() {
+    let text = with(BASE, "data:\n  d:\n    depends_on: [node_pool.a.default]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:16:18: reference to undeclared resource `node_pool.a.default` in data `d` (hint: there are no node_pool addresses)"
+    );
+}
+
+#[test]
+fn malformed_depends_on() {
+    let text = with(BASE, "data:\n  d:\n    depends_on: [clusters.a]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:16:18: invalid address `clusters.a` in `depends_on` of data `d` (hint: did you mean `cluster.a`?)"
+    );
+}
+
+#[test]
+fn unknown_output_of_a_kind() {
+    let text = with(BASE, "outputs:\n  o:\n    value: ${cluster.a.endpiont}\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:16:12: unknown output `endpiont` of `cluster.a` in output `o` (hint: did you mean `endpoint`?)"
+    );
+}
+
+#[test]
+fn data_outputs_are_its_value_keys() {
+    let text = with(
+        BASE,
+        "data:\n  d:\n    values: { port: 80 }\n  e:\n    values:\n      x: ${data.d.port}\n      y: ${data.d.id}\n      z: ${data.d.prot}\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:21:10: unknown output `prot` of `data.d` in data `e` (hint: did you mean `port`?)"
+    );
+}
+
+#[test]
+fn malformed_template() {
+    let text = with(
+        BASE,
+        "data:\n  d:\n    values:\n      x: \"${cluster.a}\"\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:17:10: invalid reference in `values.x` of data `d`: `${cluster.a}` is not a reference of the form ${KIND.NAME.OUTPUT} (hint: references look like ${cluster.NAME.endpoint})"
+    );
+}
+
+#[test]
+fn dependency_cycle_is_printed() {
+    let text = with(
+        BASE,
+        "data:\n  x:\n    values: { v: 1 }\n  p:\n    values: { v: \"${data.q.v}\" }\n  q:\n    depends_on: [data.r]\n    values: { v: 1 }\n  r:\n    values: { v: \"${data.p.v}\" }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:17:3: dependency cycle: data.p -> data.q -> data.r -> data.p (hint: remove one of these references or `depends_on` entries)"
+    );
+}
+
+#[test]
+fn self_dependency_is_a_cycle() {
+    let text = with(BASE, "data:\n  p:\n    depends_on: [data.p]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:15:3: dependency cycle: data.p -> data.p (hint: remove one of these references or `depends_on` entries)"
+    );
+}
+
+#[test]
+fn cycle_through_a_cluster() {
+    let text = BASE.replace(
+        "    region: eu-west-1\n",
+        "    region: eu-west-1\n    depends_on: [data.d]\n",
+    ) + "data:\n  d:\n    values: { e: \"${cluster.b.endpoint}\" }\n";
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:10:3: dependency cycle: cluster.b -> data.d -> cluster.b (hint: remove one of these references or `depends_on` entries)"
+    );
+}
+
+#[test]
+fn duplicate_address() {
+    let text = with(
+        DNS,
+        "    app:\n      targets: { x: { address: 10.0.0.1 } }\n    app.z.example.com.:\n      targets: { x: { address: 10.0.0.2 } }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:23:5: duplicate address `dns_record.app.z.example.com` from record `app.z.example.com.` (hint: record `app` at line 21, column 5 has the same name)"
+    );
+}
+
+#[test]
+fn record_outside_the_zone() {
+    let text = with(
+        DNS,
+        "    www.other.com.:\n      targets: { x: { address: 10.0.0.1 } }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:21:5: record `www.other.com.` is not inside zone `z.example.com` (hint: use a name relative to the zone, like `app`, or an absolute name ending in `.z.example.com.`)"
+    );
+}
+
+// ----- DNS routing rules -----------------------------------------------------
+
+#[test]
+fn weighted_needs_weight_on_every_target() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: weighted\n      targets:\n        x: { cluster: a, weight: 1 }\n        y: { cluster: b }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:25:9: target `y` of weighted record `r` needs `weight` (hint: weights are 0-255)"
+    );
+}
+
+#[test]
+fn weight_out_of_range() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: weighted\n      targets:\n        x: { cluster: a, weight: 256 }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:24:34: `weight` in target `x` of record `r` must be between 0 and 255, found 256"
+    );
+}
+
+#[test]
+fn weight_in_a_failover_record() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: failover\n      targets:\n        x: { cluster: a, failover: PRIMARY, weight: 5 }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:24:45: `weight` is only valid with routing: weighted; this record uses failover"
+    );
+}
+
+#[test]
+fn failover_needs_failover_on_every_target() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: failover\n      targets:\n        x: { cluster: a, failover: PRIMARY }\n        y: { cluster: b }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:25:9: target `y` of failover record `r` needs `failover` (hint: PRIMARY or SECONDARY)"
+    );
+}
+
+#[test]
+fn failover_two_primary() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: failover\n      targets:\n        x: { cluster: a, failover: PRIMARY }\n        y: { cluster: b, failover: PRIMARY }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:25:36: failover record `r` has two PRIMARY targets (hint: a failover record has exactly one PRIMARY target)"
+    );
+}
+
+#[test]
+fn failover_two_secondary() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: failover\n      targets:\n        x: { cluster: a, failover: SECONDARY }\n        y: { cluster: b, failover: SECONDARY }\n",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.yaml:21:5: failover record `r` has no PRIMARY target (hint: mark one target `failover: PRIMARY`)",
+            "t.yaml:25:36: failover record `r` has two SECONDARY targets (hint: a failover record has at most one SECONDARY target)",
+        ]
+    );
+}
+
+#[test]
+fn failover_more_than_two_targets() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: failover\n      targets:\n        x: { cluster: a, failover: PRIMARY }\n        y: { cluster: b, failover: SECONDARY }\n        z: { address: 10.0.0.1, failover: SECONDARY }\n",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.yaml:26:9: failover record `r` has more than two targets (hint: a failover record has one PRIMARY and at most one SECONDARY target)",
+            "t.yaml:26:43: failover record `r` has two SECONDARY targets (hint: a failover record has at most one SECONDARY target)",
+        ]
+    );
+}
+
+#[test]
+fn latency_needs_a_unique_region() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: latency\n      targets:\n        x: { cluster: a, region: us-east-1 }\n        y: { cluster: b, region: us-east-1 }\n        z: { address: 10.0.0.1 }\n",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.yaml:25:34: region `us-east-1` is used twice in latency record `r` (hint: target `x` already serves it)",
+            "t.yaml:26:9: target `z` of latency record `r` needs `region` (hint: the AWS region the target serves, e.g. us-east-1)",
+        ]
+    );
+}
+
+#[test]
+fn latency_region_must_be_an_aws_region() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: latency\n      targets:\n        x: { cluster: a, region: australia-southeast1 }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:24:34: `region` in target `x` of record `r` must be an AWS region like us-east-1, found `australia-southeast1`"
+    );
+}
+
+#[test]
+fn geolocation_without_default() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: geolocation\n      targets:\n        x: { cluster: a, location: { continent: EU } }\n        y: { cluster: b, location: { country: US, subdivision: CA } }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:21:5: geolocation record `r` has no `*` default location (hint: add `*` as a default location)"
+    );
+}
+
+#[test]
+fn geolocation_duplicate_location() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: geolocation\n      targets:\n        x: { cluster: a, location: \"*\" }\n        y: { cluster: b, location: \"*\" }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:25:36: location `*` is used twice in geolocation record `r` (hint: target `x` already serves it)"
+    );
+}
+
+#[test]
+fn geolocation_needs_location() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: geolocation\n      targets:\n        x: { cluster: a, location: \"*\" }\n        y: { cluster: b }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:25:9: target `y` of geolocation record `r` needs `location` (hint: `*`, or a mapping with `continent` or `country`)"
+    );
+}
+
+#[test]
+fn geolocation_location_shape() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: geolocation\n      targets:\n        x: { cluster: a, location: \"*\" }\n        y: { cluster: b, location: { continent: EU, country: FR } }\n        z: { address: 10.0.0.1, location: { subdivision: CA } }\n",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.yaml:25:36: `location` of target `y` of record `r` sets both `continent` and `country` (hint: a location is a continent, or a country with an optional subdivision)",
+            "t.yaml:26:45: `subdivision` needs `country` in `location` of target `z` of record `r`",
+        ]
+    );
+}
+
+#[test]
+fn multivalue_at_most_eight_targets() {
+    let mut text = with(DNS, "    r:\n      routing: multivalue\n      targets:\n");
+    for i in 1..=9 {
+        text.push_str(&format!("        t{i}: {{ address: 10.0.0.{i} }}\n"));
+    }
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:32:9: multivalue record `r` has more than 8 targets (hint: Route 53 answers with at most 8 values)"
+    );
+}
+
+#[test]
+fn multivalue_takes_no_routing_fields() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: multivalue\n      targets:\n        x: { cluster: a, region: us-east-1, health_check: hc }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:24:26: `region` is only valid with routing: latency; this record uses multivalue"
+    );
+}
+
+#[test]
+fn simple_takes_no_routing_fields() {
+    let text = with(
+        DNS,
+        "    r:\n      targets:\n        x: { cluster: a, weight: 10 }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:23:26: `weight` is only valid with routing: weighted; this record uses simple"
+    );
+}
+
+#[test]
+fn simple_takes_no_health_check() {
+    let text = with(
+        DNS,
+        "    r:\n      targets:\n        x: { cluster: a, health_check: hc }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:23:26: `health_check` can't be used with routing: simple (hint: Route 53 can't health-check a simple record; use failover, weighted, latency, geolocation or multivalue)"
+    );
+}
+
+#[test]
+fn record_target_cluster_missing() {
+    let text = with(DNS, "    r:\n      targets:\n        x: { cluster: c }\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:23:23: unknown cluster `c` in target `x` of record `r` (hint: clusters are: a, b)"
+    );
+}
+
+#[test]
+fn record_health_check_missing() {
+    let text = with(
+        DNS,
+        "    r:\n      routing: weighted\n      targets:\n        x: { cluster: a, weight: 1, health_check: hcc }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:24:51: unknown health check `hcc` in target `x` of record `r` (hint: did you mean `hc`?)"
+    );
+}
+
+#[test]
+fn cluster_target_needs_type_a() {
+    let text = with(
+        DNS,
+        "    r:\n      type: AAAA\n      targets:\n        x: { cluster: a }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:24:23: a cluster target needs type A; record `r` has type AAAA (hint: use `address` for AAAA, CNAME and TXT records)"
+    );
+}
+
+#[test]
+fn a_record_address_must_be_ipv4() {
+    let text = with(
+        DNS,
+        "    r:\n      targets:\n        x: { address: \"2001:db8::1\" }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:23:23: `address` in target `x` of record `r` must be an IPv4 address for type A, found `2001:db8::1`"
+    );
+}
+
+#[test]
+fn aaaa_record_address_must_be_ipv6() {
+    let text = with(
+        DNS,
+        "    r:\n      type: AAAA\n      targets:\n        x: { address: 10.0.0.1 }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:24:23: `address` in target `x` of record `r` must be an IPv6 address for type AAAA, found `10.0.0.1`"
+    );
+}
+
+#[test]
+fn target_needs_exactly_one_of_cluster_or_address() {
+    let text = with(
+        DNS,
+        "    r:\n      targets:\n        x: { cluster: a, address: 10.0.0.1 }\n        y: { }\n",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.yaml:23:35: target `x` of record `r` sets both `cluster` and `address` (hint: keep one of them)",
+            "t.yaml:24:9: target `y` of record `r` needs `cluster` or `address`",
+        ]
+    );
+}
+
+#[test]
+fn health_check_rules() {
+    let text = DNS.replace(
+        "    hc:\n      cluster: a\n",
+        "    hc:\n      cluster: a\n    tcp:\n      address: 10.0.0.1\n      type: TCP\n      path: /x\n    slow:\n      cluster: b\n      interval: 20\n",
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            "t.yaml:20:5: missing field `port` in health check `tcp` (hint: TCP health checks have no default port)",
+            "t.yaml:23:7: `path` is not allowed in TCP health check `tcp` (hint: TCP health checks only open a connection)",
+            "t.yaml:26:17: `interval` in health check `slow` must be 10 or 30, found 20",
+        ]
+    );
+}
+
+#[test]
+fn record_lowering() {
+    let s = ok(&with(
+        DNS,
+        "    app:\n      targets: { x: { cluster: a }, y: { address: 10.0.0.9 } }\n    \"@\":\n      routing: weighted\n      ttl: 30\n      targets:\n        blue: { cluster: a, weight: 100, health_check: hc }\n        green: { cluster: b, weight: 0 }\n",
+    ));
+    let names: Vec<String> = s.resources.iter().map(|r| r.address.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "cluster.a",
+            "cluster.b",
+            "dns_zone.z.example.com",
+            "health_check.hc",
+            "dns_record.app.z.example.com",
+            "dns_record.z.example.com/blue",
+            "dns_record.z.example.com/green",
+        ]
+    );
+    let simple = &s.resources[4];
+    assert_eq!(
+        serde_json::to_string(&simple.attrs["values"]).expect("json"),
+        r#"{"list":[{"ref":{"address":"cluster.a","output":"ingress_address"}},{"literal":"10.0.0.9"}]}"#
+    );
+    // Every record has the same attribute names.
+    let keys = |i: usize| s.resources[i].attrs.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(4), keys(5));
+    let deps: Vec<String> = s.resources[5]
+        .depends_on
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        deps,
+        ["cluster.a", "dns_zone.z.example.com", "health_check.hc"]
+    );
+}
+
+// ----- collecting ------------------------------------------------------------
+
+#[test]
+fn all_errors_are_collected_sorted_and_capped() {
+    let mut text = String::from("name: t\nclouds: {}\ndata:\n");
+    for i in 0..60 {
+        text.push_str(&format!("  d{i}:\n    valeus: {{}}\n"));
+    }
+    text.push_str("outputs:\n  o: { value: 1, sensitive: maybe }\n");
+    let e = errors(&text);
+    assert_eq!(e.len(), 50);
+    assert_eq!(
+        e[0],
+        "t.yaml:5:5: unknown field `valeus` in data `d0` (hint: did you mean `values`?)"
+    );
+    assert!(e.windows(2).all(|w| {
+        let pos = |s: &str| {
+            let mut it = s.split(':').skip(1).map(|n| n.parse::<u32>().unwrap_or(0));
+            (it.next(), it.next())
+        };
+        pos(&w[0]) <= pos(&w[1])
+    }));
+}
+
+#[test]
+fn a_missing_cluster_is_reported_once() {
+    // `c` does not exist: the federation, the health check and the record each
+    // name it once; nothing else is reported about it.
+    let text = with(BASE, "federation:\n  host: c\n  members: [a, b]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:15:9: unknown cluster `c` in federation host (hint: clusters are: a, b)"
+    );
+    let text = BASE.replace("    cloud: sim\n    region: us-east-1\n", "    region: us-east-1\n")
+        + "federation:\n  host: a\n  members: [a, b]\ndata:\n  d: { values: { e: \"${cluster.a.endpoint}\" } }\n";
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:6:3: missing field `cloud` in cluster `a`"
+    );
+}
+
+#[test]
+fn errors_of_several_sections_come_in_file_order() {
+    let text = "name: t\nclouds:\n  s: { provider: sim, latency: fast }\nclusters:\n  a: { cloud: s, region: r, kubernetes_version: \"1\" }\n";
+    assert_eq!(
+        errors(text),
+        [
+            "t.yaml:3:32: invalid duration `fast` for `latency` in cloud `s` (hint: use a number of seconds or a duration like 250ms, 2s or 1m)",
+            "t.yaml:5:49: invalid kubernetes_version `1` in cluster `a` (hint: use MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. \"1.31\")",
+        ]
+    );
+}
+
+#[test]
+fn unknown_kind_in_a_reference() {
+    let text = with(BASE, "outputs:\n  o:\n    value: ${clusters.a.endpoint}\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:16:12: invalid reference in `value` of output `o`: `${clusters.a.endpoint}` is not a reference of the form ${KIND.NAME.OUTPUT} (hint: did you mean `cluster`?)"
+    );
+}
+
+#[test]
+fn unreadable_sections_do_not_cascade() {
+    // `clouds` is a list: its error is the only one, not one per cluster.
+    let text = BASE.replace("clouds:\n  sim:\n    provider: sim\n", "clouds: [sim]\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:2:9: expected a mapping for `clouds` in the stack, found a list"
+    );
+    // `members` is not a list: the host is not reported as a non-member.
+    let text = with(BASE, "federation:\n  host: a\n  members: a\n");
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:16:12: expected a list for `members` in federation, found `a` (hint: write a list: members: [a])"
+    );
+}
+
+#[test]
+fn merge_keys_share_settings() {
+    let text = "\
+name: t
+clouds:
+  sim: { provider: sim }
+clusters:
+  a: &defaults
+    cloud: sim
+    region: us-east-1
+    kubernetes_version: \"1.31\"
+    labels: { team: infra }
+  b:
+    <<: *defaults
+    region: eu-west-1
+";
+    let s = ok(text);
+    let b = &s.resources[1];
+    assert_eq!(b.address.to_string(), "cluster.b");
+    assert_eq!(
+        b.attrs["region"],
+        fedstack_core::value::Expr::lit("eu-west-1")
+    );
+    assert_eq!(
+        b.attrs["labels"],
+        fedstack_core::value::Expr::lit(serde_json::json!({"team": "infra"}))
+    );
+}
+
+#[test]
+fn cluster_flavors() {
+    let text = "\
+name: t
+clouds:
+  g: { provider: gcp, project: p }
+  l: { provider: local }
+  s: { provider: sim }
+  e: { provider: sim, emulates: azure }
+clusters:
+  c1: { cloud: g, region: us-central1, kubernetes_version: \"1.31\" }
+  c2: { cloud: l, region: here, kubernetes_version: \"1.31\" }
+  c3: { cloud: s, region: sa-east-1, kubernetes_version: \"1.31\" }
+  c4: { cloud: s, region: australia-southeast1, kubernetes_version: \"1.31\" }
+  c5: { cloud: s, region: canadacentral, kubernetes_version: \"1.31\" }
+  c6: { cloud: e, region: us-east-1, kubernetes_version: \"1.31\" }
+";
+    let s = ok(text);
+    let flavors: Vec<String> = s
+        .resources
+        .iter()
+        .map(|r| r.attrs["flavor"].clone())
+        .map(|e| match e {
+            fedstack_core::value::Expr::Literal(serde_json::Value::String(f)) => f,
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(flavors, ["gke", "local", "eks", "gke", "aks", "aks"]);
+}
+
+#[test]
+fn data_and_outputs_lowering() {
+    let s = ok(&with(
+        BASE,
+        "data:\n  d:\n    values:\n      n: 3\n      v: 1.30\n      s: \"x-${cluster.a.endpoint}\"\n      l: [1, two]\noutputs:\n  secret: { value: \"${data.d.s}\", sensitive: true }\n  lit: { value: { a: 1 } }\n",
+    ));
+    let d = &s.resources[2];
+    assert_eq!(d.address.to_string(), "data.d");
+    assert_eq!(d.cloud, None);
+    assert_eq!(
+        serde_json::to_string(&d.attrs).expect("json"),
+        r#"{"l":{"literal":[1,"two"]},"n":{"literal":3},"s":{"template":[{"text":"x-"},{"ref":{"address":"cluster.a","output":"endpoint"}}]},"v":{"literal":1.3}}"#
+    );
+    assert_eq!(d.depends_on.len(), 1);
+    assert!(s.outputs["secret"].sensitive);
+    assert_eq!(
+        s.outputs["lit"].value,
+        fedstack_core::value::Expr::lit(serde_json::json!({"a": 1}))
+    );
+}
+
+#[test]
+fn missing_fields_of_one_object_are_one_message() {
+    let text = "name: t\nclouds:\n  s: { provider: sim }\nclusters:\n  a:\n  b: { cloud: s }\n";
+    assert_eq!(
+        errors(text),
+        [
+            "t.yaml:5:3: missing fields `cloud`, `region` and `kubernetes_version` in cluster `a`",
+            "t.yaml:6:3: missing fields `region` and `kubernetes_version` in cluster `b`",
+        ]
+    );
+}
+
+#[test]
+fn byte_order_mark_is_ignored() {
+    let s = ok("\u{feff}name: t\nclouds: {}\n");
+    assert_eq!(s.name, "t");
+}
