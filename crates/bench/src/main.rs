@@ -67,5 +67,9 @@ fn run(args: &[String]) -> Result<(), String> {
             fedstack.display()
         ));
     }
+    // The benchmark runs it from temp dirs: make the path absolute.
+    let fedstack = fedstack
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", fedstack.display()))?;
     measure::run_all(&fedstack, &sizes)
 }

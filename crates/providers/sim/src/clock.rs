@@ -42,11 +42,18 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// Sleeps until the sim clock reaches `target_ms`. Returns at once (without touching
-/// the timer) when it already has.
+/// the timer) when it already has. Sleeps to the exact instant rather than for a
+/// rounded number of milliseconds, so a wait costs no more than the timer's own tick.
 pub(crate) async fn sleep_until(target_ms: u64) {
     let now = now_ms();
     if target_ms > now {
-        tokio::time::sleep(Duration::from_millis(target_ms - now)).await;
+        match BASE.get() {
+            Some(base) if target_ms >= base.wall_ms => {
+                let at = base.instant + Duration::from_millis(target_ms - base.wall_ms);
+                tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(target_ms - now)).await,
+        }
     }
 }
 
