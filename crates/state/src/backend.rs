@@ -449,11 +449,10 @@ fn write_snapshot(
     snapshot: &StateSnapshot,
     backup: bool,
 ) -> Result<(), StateError> {
-    let mut bytes =
-        serde_json::to_vec_pretty(snapshot).map_err(|source| StateError::Serialize {
-            stack: stack.to_string(),
-            source,
-        })?;
+    let mut bytes = serde_json::to_vec(snapshot).map_err(|source| StateError::Serialize {
+        stack: stack.to_string(),
+        source,
+    })?;
     bytes.push(b'\n');
     let target = dir.join(SNAPSHOT_FILE);
     if backup && target.exists() {

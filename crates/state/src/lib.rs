@@ -4,7 +4,7 @@
 //!
 //! | file                    | content |
 //! |-------------------------|---------|
-//! | `snapshot.json`         | the compacted [`StateSnapshot`](fedstack_core::state::StateSnapshot), pretty JSON |
+//! | `snapshot.json`         | the compacted [`StateSnapshot`](fedstack_core::state::StateSnapshot), compact JSON |
 //! | `snapshot.json.backup`  | the snapshot before the last compaction |
 //! | `journal.log`           | changes since the snapshot: `<crc32 of json, 8 lowercase hex> <JournalEntry json>\n` per line |
 //! | `lock.json`             | the writer's [`LockInfo`], present while a writer runs |

@@ -81,10 +81,12 @@ pub fn run(ctx: &Context, a: PlanArgs) -> Result<u8, CliError> {
             );
         }
     }
-    Ok(match (a.detailed_exitcode, plan.has_changes()) {
+    let code = match (a.detailed_exitcode, plan.has_changes()) {
         (true, true) => 2,
         _ => 0,
-    })
+    };
+    super::leak_at_exit((stack, state, plan));
+    Ok(code)
 }
 
 /// Writes a plan file atomically, readable by the owner only (it describes infrastructure).

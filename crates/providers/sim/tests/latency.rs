@@ -30,17 +30,17 @@ async fn realistic_defaults_per_kind_and_flavor() {
             "gke-sydney",
             "australia-southeast1",
             "e2-standard-4",
-            12,
-            6,
+            20,
+            9,
         ),
-        ("aws", "eks-saopaulo", "sa-east-1", "m5.large", 24, 8),
+        ("aws", "eks-saopaulo", "sa-east-1", "m5.large", 36, 12),
         (
             "azure",
             "aks-toronto",
             "canadacentral",
             "Standard_D4s_v5",
-            14,
-            7,
+            24,
+            10,
         ),
     ] {
         let p = sim(dir, emulates, json!({"emulates": emulates}));
@@ -107,7 +107,7 @@ async fn latency_settings_and_options() {
     r.expect("delete");
     assert_eq!(
         took,
-        Duration::from_secs(10),
+        Duration::from_secs(16),
         "unset operations keep the realistic default"
     );
 
@@ -118,7 +118,7 @@ async fn latency_settings_and_options() {
     let p = sim_with(dir, "d", json!({"emulates": "aws"}), scaled);
     let (r, took) = timed(p.create(&cluster("eks-x", "us-east-1"), &P)).await;
     r.expect("create");
-    assert_eq!(took, Duration::from_millis(240), "24 s scaled by 0.01");
+    assert_eq!(took, Duration::from_millis(360), "36 s scaled by 0.01");
 
     let extra = SimOptions {
         extra_latency: Duration::from_millis(300),
