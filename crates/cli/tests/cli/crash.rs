@@ -116,3 +116,44 @@ fn ctrl_c_finishes_calls_in_flight_and_records_them() {
     assert_eq!(env.sim_addresses(), env.state_addresses());
     check_converged(&env, &declared);
 }
+
+#[test]
+fn second_ctrl_c_stops_at_once_and_the_next_run_adopts_what_was_in_flight() {
+    let env = Env::multicloud(0.2);
+    let declared = env.declared_addresses();
+    let child = env.spawn(&["apply", "--auto-approve"]);
+    // Clusters take seconds at this scale: both interrupts land while they are in flight.
+    std::thread::sleep(Duration::from_millis(800));
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let status = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill -INT");
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the second Ctrl-C must not wait for calls in flight"
+    );
+    let r = Run::from(out, &["apply"]);
+    assert_eq!(r.code, 130, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("Second interrupt"), "{}", r.stdout);
+    // The clusters were being created: their intents are recorded, and refresh adopts them.
+    let pending = env.state_pending();
+    assert!(
+        pending.iter().any(|a| a.starts_with("cluster.")),
+        "{pending:?}"
+    );
+    let refreshed = env.run(&["refresh"]).success();
+    assert!(
+        refreshed.stdout.contains("adopted from an interrupted run"),
+        "{}",
+        refreshed.stdout
+    );
+    assert!(env.state_pending().is_empty());
+    check_converged(&env, &declared);
+}
