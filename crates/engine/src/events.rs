@@ -16,6 +16,7 @@
 //! | step_failed     | address, action, elapsed_ms, error                            |
 //! | step_skipped    | address, action, blocked_by                                   |
 //! | step_not_started| address, action (the run was interrupted first)               |
+//! | step_abandoned  | address, action (stopped in flight by a second interrupt)     |
 //! | interrupt       | level (`graceful` or `immediate`)                             |
 //! | apply_done      | summary counts, failed, skipped, not_started, elapsed_ms, interrupted |
 
@@ -129,6 +130,10 @@ pub enum Event {
         blocked_by: Address,
     },
     StepNotStarted {
+        address: Address,
+        action: StepAction,
+    },
+    StepAbandoned {
         address: Address,
         action: StepAction,
     },

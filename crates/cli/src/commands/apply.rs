@@ -139,7 +139,7 @@ fn execute(
         return Ok(0);
     }
     if !run.auto_approve && !from_file {
-        confirm(ctx, plan.mode)?;
+        confirm(plan.mode)?;
     }
 
     let events: Arc<dyn EventSink> = if ctx.json {
@@ -218,7 +218,7 @@ async fn watch_interrupts(stop: StopSignal, events: Arc<dyn EventSink>) {
 }
 
 /// Asks for "yes" on a terminal; refuses without one.
-fn confirm(ctx: &Context, mode: PlanMode) -> Result<(), CliError> {
+fn confirm(mode: PlanMode) -> Result<(), CliError> {
     let verb = if mode == PlanMode::Destroy {
         "destroy these resources"
     } else {
@@ -247,7 +247,6 @@ fn confirm(ctx: &Context, mode: PlanMode) -> Result<(), CliError> {
             }
         )));
     }
-    let _ = ctx;
     Ok(())
 }
 
@@ -294,8 +293,9 @@ fn print_report(ctx: &Context, plan: &Plan, r: &ApplyReport) {
         println!(
             "{}",
             s.yellow(&format!(
-                "Interrupted: {} not started. Every finished result is recorded; run the same command again to continue.",
-                plural(r.not_started.len(), "change")
+                "Interrupted: {} not started, {} stopped in flight. Every finished result is recorded; run the same command again to continue.",
+                plural(r.not_started.len(), "change"),
+                r.abandoned.len()
             ))
         );
     }

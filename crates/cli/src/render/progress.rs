@@ -44,6 +44,14 @@ pub fn human_line(event: &Event, style: Style) -> Option<String> {
         Event::StepSkipped { address, blocked_by, .. } => {
             format!("{}: {}", style.bold(&address.to_string()), style.yellow(&format!("skipped because {blocked_by} failed")))
         }
+        Event::StepAbandoned { address, action } => format!(
+            "{}: {}",
+            style.bold(&address.to_string()),
+            style.yellow(&format!(
+                "stopped while {}; the next run picks it up",
+                action.progressive().to_lowercase()
+            ))
+        ),
         Event::StepNotStarted { address, .. } => {
             format!("{}: {}", style.bold(&address.to_string()), style.yellow("not started (interrupted)"))
         }

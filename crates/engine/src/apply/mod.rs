@@ -35,6 +35,8 @@ pub struct ApplyReport {
     pub skipped: Vec<(Address, Address)>,
     /// Steps not started because the run was interrupted.
     pub not_started: Vec<Address>,
+    /// Steps abandoned in flight by an immediate stop (their intents are recorded).
+    pub abandoned: Vec<Address>,
     pub interrupted: bool,
     pub elapsed: Duration,
 }
@@ -88,8 +90,10 @@ pub async fn apply(
     let mut cloud_busy: HashMap<String, usize> = HashMap::new();
     let mut busy = 0usize;
     let mut tasks: JoinSet<(usize, Finished)> = JoinSet::new();
+    let mut task_steps: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut blocked_by: Vec<Option<Address>> = vec![None; graph.steps.len()];
     let mut finished = vec![false; graph.steps.len()];
+    let mut running = vec![false; graph.steps.len()];
     let parallelism = settings.parallelism.max(1);
 
     loop {
@@ -119,13 +123,15 @@ pub async fn apply(
             busy += 1;
             let ctx = ctx.clone();
             let change = step.change;
-            tasks.spawn(async move {
+            let handle = tasks.spawn(async move {
                 let r = match ctx.run(change, action).await {
                     Outcome::Done => Finished::Done,
                     Outcome::Failed(e) => Finished::Failed(e),
                 };
                 (i, r)
             });
+            task_steps.insert(handle.id(), i);
+            running[i] = true;
         }
         if tasks.is_empty() {
             break;
@@ -142,16 +148,11 @@ pub async fn apply(
         let Some(joined) = joined else { break };
         let (i, result) = match joined {
             Ok(r) => r,
-            Err(e) => {
-                // A panicking step is a bug; report it rather than lose the run.
-                report.failures.push(StepFailure {
-                    address: Address::new(fedstack_core::address::ResourceKind::Data, "unknown"),
-                    action: StepAction::Create,
-                    error: format!("internal error in a step: {e}"),
-                });
-                busy = busy.saturating_sub(1);
-                continue;
-            }
+            // A panicking step is a bug: report it as that step's failure rather than lose the run.
+            Err(e) => match task_steps.get(&e.id()) {
+                Some(&i) => (i, Finished::Failed(format!("internal error: {e}"))),
+                None => continue,
+            },
         };
         busy -= 1;
         finished[i] = true;
@@ -197,6 +198,13 @@ pub async fn apply(
                     blocked_by: by.clone(),
                 });
                 report.skipped.push((address, by.clone()));
+            }
+            None if running[i] => {
+                events.emit(Event::StepAbandoned {
+                    address: address.clone(),
+                    action,
+                });
+                report.abandoned.push(address);
             }
             None => {
                 events.emit(Event::StepNotStarted {
