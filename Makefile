@@ -39,3 +39,4 @@ lint:
 bench:
 	cargo build --release -p fedstack-cli -p fedstack-bench
 	target/release/fedstack-bench run --fedstack $(FEDSTACK)
+	target/release/fedstack-bench-route53 --fedstack $(FEDSTACK)

@@ -67,8 +67,14 @@ pub enum Command {
     Refresh(LockArgs),
     /// Adopt an existing cloud resource into the state.
     Import(ImportArgs),
-    /// Print the stack's outputs.
+    /// Print the stack's outputs (`output kubeconfig`: a kubeconfig for its clusters).
     Output(OutputArgs),
+    /// Join a cluster no stack manages to a kubefed host, as `kubefedctl join` does.
+    Join(JoinArgs),
+    /// Undo `fedstack join` (or `kubefedctl join`) of a cluster no stack manages.
+    Unjoin(JoinArgs),
+    /// Move a weighted record's traffic to one target step by step (blue/green).
+    Shift(ShiftArgs),
     /// Inspect or edit the state.
     #[command(subcommand)]
     State(StateCommand),
@@ -173,9 +179,76 @@ pub struct ImportArgs {
 pub struct OutputArgs {
     /// Only this output.
     pub name: Option<String>,
+    /// With `kubeconfig` (and no output of that name): only this cluster.
+    pub cluster: Option<String>,
     /// Print a string output without quotes.
     #[arg(long)]
     pub raw: bool,
+    /// With `kubeconfig`: write it to FILE (mode 0600) instead of stdout.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  fedstack join kind-b --host-kubeconfig host.yaml --member-kubeconfig b.yaml
+  fedstack unjoin kind-b --host-kubeconfig host.yaml --member-kubeconfig b.yaml")]
+pub struct JoinArgs {
+    /// The member's name in the federation (its KubeFedCluster; ServiceAccount NAME-HOST).
+    pub name: String,
+    /// Kubeconfig of the host cluster.
+    #[arg(long, value_name = "FILE")]
+    pub host_kubeconfig: PathBuf,
+    /// Context of the host kubeconfig (default: its current context).
+    #[arg(long, value_name = "CONTEXT")]
+    pub host_context: Option<String>,
+    /// The host's name in object names (default: the host context's name, as kubefedctl).
+    #[arg(long, value_name = "NAME")]
+    pub host_name: Option<String>,
+    /// Kubeconfig of the member cluster.
+    #[arg(long, value_name = "FILE")]
+    pub member_kubeconfig: PathBuf,
+    /// Context of the member kubeconfig (default: its current context).
+    #[arg(long, value_name = "CONTEXT")]
+    pub member_context: Option<String>,
+    /// The federation namespace.
+    #[arg(
+        long,
+        value_name = "NAMESPACE",
+        default_value = "kube-federation-system"
+    )]
+    pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  fedstack shift shop --to green --dry-run
+  fedstack shift shop.fedstack.example.com --to aks-toronto --step 10 --interval 30s
+
+Weights go from what the record has now to all traffic on the target, `--step`
+percentage points at a time; between steps fedstack waits `--interval` and checks
+the target's health check, and rolls back to the starting weights when it fails.
+The shifted weights are recorded in the state: plan shows no drift until the
+stack's weights change.")]
+pub struct ShiftArgs {
+    /// The weighted record: its name in the stack (`shop`), its FQDN, or its address.
+    pub record: String,
+    /// The target that gets all the traffic: a set id of the record or a cluster name.
+    #[arg(long, value_name = "CLUSTER_OR_SETID")]
+    pub to: String,
+    /// Percentage points of traffic moved per step (1-100).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub step: u32,
+    /// Wait between steps (and before checking the target's health again).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Print the steps; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -104,6 +104,8 @@ impl Context {
         for (name, cloud) in clouds {
             let provider: SharedProvider = match cloud.provider {
                 ProviderType::Sim => Arc::new(fedstack_provider_sim::SimProvider::new(name, &cloud.settings, &ctx)?),
+                ProviderType::Local => Arc::new(fedstack_provider_local::LocalProvider::new(name, &cloud.settings, &ctx)?),
+                ProviderType::Aws => Arc::new(fedstack_provider_aws::AwsProvider::new(name, &cloud.settings, &ctx)?),
                 other => {
                     return Err(CliError::new(format!(
                         "{}:{}:{}: cloud `{name}` uses provider `{}`, which this build of fedstack does not include yet",

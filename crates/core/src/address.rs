@@ -10,6 +10,8 @@
 //! | health check        | `health_check.<name>`                      |
 //! | DNS record          | `dns_record.<fqdn>/<set-id>` (`dns_record.<fqdn>` for simple routing) |
 //! | generic data        | `data.<name>`                              |
+//! | network (AWS VPC)   | `network.<cluster>`                        |
+//! | IAM role            | `iam_role.<name>`                          |
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,10 +29,15 @@ pub enum ResourceKind {
     HealthCheck,
     DnsRecord,
     Data,
+    /// A cluster's network made by fedstack: on AWS a VPC with two subnets in two
+    /// zones, an internet gateway and a route table, as one resource.
+    Network,
+    /// An IAM role (an EKS cluster's or its nodes').
+    IamRole,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 8] = [
+    pub const ALL: [ResourceKind; 10] = [
         ResourceKind::Cluster,
         ResourceKind::NodePool,
         ResourceKind::FederationHost,
@@ -39,6 +46,8 @@ impl ResourceKind {
         ResourceKind::HealthCheck,
         ResourceKind::DnsRecord,
         ResourceKind::Data,
+        ResourceKind::Network,
+        ResourceKind::IamRole,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +60,8 @@ impl ResourceKind {
             ResourceKind::HealthCheck => "health_check",
             ResourceKind::DnsRecord => "dns_record",
             ResourceKind::Data => "data",
+            ResourceKind::Network => "network",
+            ResourceKind::IamRole => "iam_role",
         }
     }
 
@@ -132,7 +143,7 @@ impl fmt::Display for Address {
 pub enum AddressError {
     #[error("`{0}` is not an address; expected KIND.NAME, e.g. cluster.gke-sydney")]
     Malformed(String),
-    #[error("`{0}` is not a resource kind; kinds are cluster, node_pool, federation_host, federation_member, dns_zone, health_check, dns_record, data")]
+    #[error("`{0}` is not a resource kind; kinds are cluster, node_pool, federation_host, federation_member, dns_zone, health_check, dns_record, data, network, iam_role")]
     UnknownKind(String),
 }
 

@@ -7,6 +7,7 @@ pub mod graph;
 pub mod observe;
 pub mod plan;
 pub mod schema;
+pub mod shift;
 pub mod stack;
 pub mod state;
 pub mod value;

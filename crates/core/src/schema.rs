@@ -8,8 +8,23 @@ use crate::address::ResourceKind;
 /// Attributes whose change forces delete-then-create, per kind.
 pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
     match kind {
-        ResourceKind::Cluster => &["region", "flavor", "network"],
-        ResourceKind::NodePool => &["cluster", "cluster_id", "machine_type", "disk_size_gb"],
+        // EKS can't move a cluster to other subnets or give it another role.
+        ResourceKind::Cluster => &[
+            "region",
+            "flavor",
+            "network",
+            "role_arn",
+            "subnet_ids",
+            "security_group_ids",
+        ],
+        ResourceKind::NodePool => &[
+            "cluster",
+            "cluster_id",
+            "machine_type",
+            "disk_size_gb",
+            "node_role_arn",
+            "subnet_ids",
+        ],
         ResourceKind::FederationHost => &["cluster", "cluster_id", "namespace", "scope"],
         ResourceKind::FederationMember => {
             &["cluster", "cluster_id", "host", "host_id", "namespace"]
@@ -18,6 +33,8 @@ pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::HealthCheck => &["type", "interval"],
         ResourceKind::DnsRecord => &["zone", "zone_id", "fqdn", "type", "set_id", "routing"],
         ResourceKind::Data => &["replace_triggers"],
+        ResourceKind::Network => &["region", "cidr"],
+        ResourceKind::IamRole => &["service"],
     }
 }
 

@@ -7,8 +7,10 @@
 //! ```json
 //! { "format_version": 1, "lineage": "uuid", "serial": 42, "stack": "multicloud",
 //!   "resources": { "cluster.gke-sydney": { ...ResourceState } },
-//!   "intents":   { "cluster.eks-saopaulo": { ...Intent } } }
+//!   "intents":   { "cluster.eks-saopaulo": { ...Intent } },
+//!   "overrides": { "dns_record.app.example.com/blue": { "weight": { ...Override } } } }
 //! ```
+//! `overrides` is left out when empty (states written before it existed read the same).
 //! Sensitive outputs are never stored: only `sha256:` fingerprints of them.
 
 use std::collections::BTreeMap;
@@ -36,6 +38,10 @@ pub struct StateSnapshot {
     /// Creates and deletes that were started but whose result is not recorded yet.
     #[serde(default)]
     pub intents: BTreeMap<Address, Intent>,
+    /// Attribute values set on live resources by operational commands (`fedstack shift`)
+    /// that stand in for the stack's values; see [`Override`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<Address, BTreeMap<String, Override>>,
 }
 
 impl StateSnapshot {
@@ -47,6 +53,7 @@ impl StateSnapshot {
             stack: stack.to_string(),
             resources: BTreeMap::new(),
             intents: BTreeMap::new(),
+            overrides: BTreeMap::new(),
         }
     }
 
@@ -65,6 +72,7 @@ impl StateSnapshot {
             StateChange::Remove { address: a } => {
                 self.intents.remove(a);
                 self.resources.remove(a);
+                self.overrides.remove(a);
             }
             StateChange::Intent(i) => {
                 self.intents.insert(i.address.clone(), i.clone());
@@ -72,6 +80,26 @@ impl StateSnapshot {
             StateChange::ClearIntent { address: a } => {
                 self.intents.remove(a);
             }
+            StateChange::Override {
+                address,
+                attr,
+                value,
+            } => match value {
+                Some(o) => {
+                    self.overrides
+                        .entry(address.clone())
+                        .or_default()
+                        .insert(attr.clone(), o.clone());
+                }
+                None => {
+                    if let Some(m) = self.overrides.get_mut(address) {
+                        m.remove(attr);
+                        if m.is_empty() {
+                            self.overrides.remove(address);
+                        }
+                    }
+                }
+            },
         }
     }
 
@@ -109,6 +137,32 @@ impl ResourceState {
     pub fn output(&self, name: &str) -> Option<&Value> {
         self.outputs.get(name).or_else(|| self.attrs.get(name))
     }
+}
+
+/// A value an operational command set on a live resource in place of the stack's
+/// value, e.g. the weights `fedstack shift` moves step by step.
+///
+/// The stack stays the source of truth: the override stands in for the stack's value
+/// only while the stack still says `base` (what it said when the override was set). The
+/// planner then plans `value` instead, so a shifted record shows no drift. Once the
+/// stack says anything else, the stack wins: the planner ignores the override and
+/// `apply` drops it from the state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Override {
+    /// The value the resource has in the cloud.
+    pub value: Value,
+    /// The stack's value it stands in for.
+    pub base: Value,
+    /// What set it, for people reading the state (`fedstack shift ... --to green`).
+    #[serde(default)]
+    pub by: String,
+    /// Seconds since the Unix epoch.
+    #[serde(default)]
+    pub at: u64,
+    /// Overrides set together (the weights of one shifted record) stand or fall
+    /// together: once the stack changes one of their values, none applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// A create or delete that was started: written (durably) before the cloud call so a
@@ -155,13 +209,21 @@ pub enum StateChange {
     Intent(Intent),
     /// A started create turned out not to have happened.
     ClearIntent { address: Address },
+    /// Sets (`Some`) or drops (`None`) the override of one attribute.
+    Override {
+        address: Address,
+        attr: String,
+        value: Option<Override>,
+    },
 }
 
 impl StateChange {
     pub fn address(&self) -> &Address {
         match self {
             StateChange::Put(r) => &r.address,
-            StateChange::Remove { address } | StateChange::ClearIntent { address } => address,
+            StateChange::Remove { address }
+            | StateChange::ClearIntent { address }
+            | StateChange::Override { address, .. } => address,
             StateChange::Intent(i) => &i.address,
         }
     }
@@ -220,6 +282,44 @@ mod tests {
         assert!(json.starts_with(r#"{"serial":3,"op":"put""#), "{json}");
         let back: JournalEntry = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, put(3, "a"));
+    }
+
+    #[test]
+    fn overrides_apply_while_the_stack_says_base_and_go_with_the_resource() {
+        let a = Address::new(ResourceKind::DnsRecord, "app.example.com/blue");
+        let mut s = StateSnapshot::new("x", "l".into());
+        s.apply(&put(1, "a"));
+        s.apply(&JournalEntry {
+            serial: 2,
+            change: StateChange::Override {
+                address: a.clone(),
+                attr: "weight".into(),
+                value: Some(Override {
+                    value: Value::from(0),
+                    base: Value::from(100),
+                    by: "fedstack shift".into(),
+                    at: 0,
+                    group: None,
+                }),
+            },
+        });
+        assert_eq!(s.overrides[&a]["weight"].value, Value::from(0));
+        let json = serde_json::to_string(&s).expect("serializes");
+        assert!(
+            json.contains(r#""overrides":{"dns_record.app.example.com/blue":{"weight":"#),
+            "{json}"
+        );
+        let back: StateSnapshot = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back, s);
+        s.apply(&JournalEntry {
+            serial: 3,
+            change: StateChange::Remove { address: a.clone() },
+        });
+        assert!(s.overrides.is_empty());
+        // A state without overrides does not mention them.
+        assert!(!serde_json::to_string(&s)
+            .expect("serializes")
+            .contains("overrides"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use fedstack_core::address::ResourceKind;
 use fedstack_core::stack::{load_stack, DesiredStack, MAX_DIAGNOSTICS};
 use fedstack_core::value::{Expr, TemplatePart};
 
@@ -22,17 +23,57 @@ fn example_stacks_load() {
     let sim = load_ok("stacks/multicloud-sim.yaml", MULTICLOUD_SIM);
     assert_eq!(real.name, "multicloud");
     assert_eq!(sim.name, "multicloud-sim");
-    // Same resources and attributes; only the clouds differ.
-    assert_eq!(real.resources.len(), 21);
+    // Same resources and attributes; only the clouds differ, and the EKS cluster on
+    // a real aws cloud also gets its network, its roles and their attributes.
+    assert_eq!(real.resources.len(), 24);
+    let eks_only = [
+        "role_arn",
+        "node_role_arn",
+        "subnet_ids",
+        "security_group_ids",
+        "endpoint_access",
+        "logging",
+        "ingress_address",
+    ];
+    let common = |s: &DesiredStack| -> Vec<(String, Vec<String>)> {
+        s.resources
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.address.kind,
+                    ResourceKind::Network | ResourceKind::IamRole
+                )
+            })
+            .map(|r| {
+                let attrs = r
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| !eks_only.contains(&k.as_str()))
+                    .map(|(k, v)| format!("{k}={v:?}"))
+                    .collect();
+                (r.address.to_string(), attrs)
+            })
+            .collect()
+    };
+    assert_eq!(common(&real), common(&sim));
+    let extra: Vec<String> = real
+        .resources
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.address.kind,
+                ResourceKind::Network | ResourceKind::IamRole
+            )
+        })
+        .map(|r| r.address.to_string())
+        .collect();
     assert_eq!(
-        real.resources
-            .iter()
-            .map(|r| (&r.address, &r.attrs))
-            .collect::<Vec<_>>(),
-        sim.resources
-            .iter()
-            .map(|r| (&r.address, &r.attrs))
-            .collect::<Vec<_>>()
+        extra,
+        [
+            "network.eks-saopaulo",
+            "iam_role.eks-saopaulo-cluster",
+            "iam_role.eks-saopaulo-node"
+        ]
     );
     assert_eq!(real.outputs.len(), 2);
 }
@@ -321,7 +362,17 @@ fn documentation_examples_load() {
     }
     assert!(blocks.len() >= 7, "{}", blocks.len());
     load_ok("STACK_FILE.md (first example)", blocks[0]);
-    let sections: String = blocks[1..].concat();
+    // Complete stacks (they start with `name:`) load alone; the rest together.
+    for b in &blocks[1..] {
+        if b.starts_with("name:") {
+            load_ok("STACK_FILE.md (example)", b);
+        }
+    }
+    let sections: String = blocks[1..]
+        .iter()
+        .filter(|b| !b.starts_with("name:"))
+        .copied()
+        .collect();
     let s = load_ok(
         "STACK_FILE.md (sections)",
         &format!("name: doc\n{sections}"),

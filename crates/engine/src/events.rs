@@ -18,7 +18,7 @@
 //! | step_not_started| address, action (the run was interrupted first)               |
 //! | step_abandoned  | address, action (stopped in flight by a second interrupt)     |
 //! | interrupt       | level (`graceful` or `immediate`)                             |
-//! | apply_done      | summary counts, failed, skipped, not_started, elapsed_ms, interrupted |
+//! | apply_done      | summary counts, failed, skipped, not_started, abandoned, elapsed_ms, interrupted |
 
 use serde::Serialize;
 
@@ -146,6 +146,7 @@ pub enum Event {
         failed: usize,
         skipped: usize,
         not_started: usize,
+        abandoned: usize,
         elapsed_ms: u64,
         interrupted: bool,
     },

@@ -149,9 +149,74 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Steps whose calls this provider merges into one API request (Route 53 takes up
+    /// to 1,000 record changes in one `ChangeResourceRecordSets`) return the same key,
+    /// e.g. `route53:example.com`. The engine then runs a group of such steps as *one*
+    /// operation: the first ready step of a key takes one `--parallelism` slot (and one
+    /// of the cloud's `max_parallel`), and every further ready step of that key starts
+    /// at once without a slot of its own, until the group has no step in flight. The
+    /// provider must merge concurrent calls with the same key (e.g. wait a few
+    /// milliseconds for more to arrive) and answer each call for its own resource.
+    ///
+    /// Called before a step starts, with the attributes known at plan time (references
+    /// to what is not created yet are left out) or, for a delete, as recorded.
+    /// `None` (the default): each step is its own operation.
+    fn batch_key(&self, _spec: &ResourceSpec) -> Option<String> {
+        None
+    }
+
     /// Anything to persist or close at the end of a run.
     async fn finish(&self) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    /// How to reach the Kubernetes API of the cluster `spec` (a `cluster.*` resource, as
+    /// recorded) as an administrator: for `fedstack output kubeconfig`. `None` when this
+    /// provider has no credentials to give (the default; simulated clusters).
+    async fn cluster_access(
+        &self,
+        _spec: &ResourceSpec,
+    ) -> Result<Option<ClusterAccess>, ProviderError> {
+        Ok(None)
+    }
+}
+
+/// Where a cluster's Kubernetes API is and how to authenticate to it. Holds secrets:
+/// `Debug` redacts them, and nothing of it may be written to state, plans or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterAccess {
+    /// `https://HOST:PORT`.
+    pub server: String,
+    /// The CA certificate(s) that sign the server's certificate, PEM; `None`: the system roots.
+    pub ca_pem: Option<String>,
+    pub credentials: ClusterCredentials,
+}
+
+/// How a client proves who it is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ClusterCredentials {
+    /// A TLS client certificate and its private key, both PEM.
+    ClientCertificate { cert_pem: String, key_pem: String },
+    /// A bearer token (service account token, OIDC id token...).
+    BearerToken(String),
+}
+
+impl fmt::Debug for ClusterCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ClusterCredentials::ClientCertificate { .. } => "ClientCertificate(<redacted>)",
+            ClusterCredentials::BearerToken(_) => "BearerToken(<redacted>)",
+        })
+    }
+}
+
+impl fmt::Debug for ClusterAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterAccess")
+            .field("server", &self.server)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<PEM>"))
+            .field("credentials", &self.credentials)
+            .finish()
     }
 }
 

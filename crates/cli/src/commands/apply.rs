@@ -108,7 +108,7 @@ fn execute(
     for note in &lock.notes {
         ctx.warn(note);
     }
-    let (writer, warnings) = backend.open_writer(&lock)?;
+    let (mut writer, warnings) = backend.open_writer(&lock)?;
     for w in &warnings {
         ctx.warn(w);
     }
@@ -128,12 +128,16 @@ fn execute(
                     failed: 0,
                     skipped: 0,
                     not_started: 0,
+                    abandoned: 0,
                     elapsed_ms: 0,
                     interrupted: false,
                 })
             );
         } else if plan.mode == PlanMode::Apply {
             print_outputs(ctx, &plan, writer.snapshot());
+        }
+        if plan.mode == PlanMode::Apply {
+            drop_stale_overrides(&stack, &mut writer)?;
         }
         finish(&rt, &providers)?;
         return Ok(0);
@@ -174,6 +178,9 @@ fn execute(
     });
     let finished = finish(&rt, &providers);
     let mut writer = writer.lock().unwrap_or_else(|p| p.into_inner());
+    if report.ok() && plan.mode == PlanMode::Apply {
+        drop_stale_overrides(&stack, &mut writer)?;
+    }
     writer.compact()?;
     finished?;
     print_report(ctx, &plan, &report);
@@ -189,6 +196,25 @@ fn execute(
     } else {
         1
     })
+}
+
+/// Forgets the overrides (`fedstack shift`) that the stack has moved past, so that
+/// the stack going back to those values later is not overridden again.
+fn drop_stale_overrides(stack: &DesiredStack, writer: &mut StateWriter) -> Result<(), CliError> {
+    let stale = fedstack_core::plan::stale_overrides(stack, writer.snapshot());
+    if !stale.is_empty() {
+        writer.append(
+            stale
+                .into_iter()
+                .map(|(address, attr)| StateChange::Override {
+                    address,
+                    attr,
+                    value: None,
+                })
+                .collect(),
+        )?;
+    }
+    Ok(())
 }
 
 /// Lets every provider persist what it keeps (the sim's world).

@@ -3,9 +3,12 @@
 mod apply;
 mod graph;
 mod import;
+mod join;
+mod kubeconfig;
 mod output;
 mod plan;
 mod refresh;
+mod shift;
 mod sim;
 mod state;
 mod validate;
@@ -28,6 +31,9 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Refresh(a) => refresh::run(&ctx, a),
         Command::Import(a) => import::run(&ctx, a),
         Command::Output(a) => output::run(&ctx, a),
+        Command::Join(a) => join::run_join(&ctx, a),
+        Command::Unjoin(a) => join::run_unjoin(&ctx, a),
+        Command::Shift(a) => shift::run(&ctx, a),
         Command::State(c) => state::run(&ctx, c),
         Command::Sim(c) => sim::run(&ctx, c),
         Command::Completions { shell } => {

@@ -14,6 +14,18 @@ pub(crate) fn resolve(e: &Expr, state: &StateSnapshot) -> Known {
 
 pub fn run(ctx: &Context, a: OutputArgs) -> Result<u8, CliError> {
     let stack = ctx.stack()?;
+    if a.name.as_deref() == Some("kubeconfig") && !stack.outputs.contains_key("kubeconfig") {
+        return super::kubeconfig::run(ctx, &stack, a.cluster.as_deref(), a.out.as_deref());
+    }
+    if let Some(extra) = &a.cluster {
+        return Err(CliError::new(format!("unexpected argument `{extra}`"))
+            .hint("only `fedstack output kubeconfig [CLUSTER]` takes a second argument"));
+    }
+    if a.out.is_some() {
+        return Err(CliError::new(
+            "--out is only for `fedstack output kubeconfig`",
+        ));
+    }
     let state = ctx.read_state(&stack.name)?;
     let mut values = serde_json::Map::new();
     for (name, o) in &stack.outputs {

@@ -5,9 +5,11 @@
 
 mod common;
 
+mod aws;
 mod crash;
 mod drift;
 mod errors;
 mod flow;
 mod lock;
 mod plan_output;
+mod shift;

@@ -13,7 +13,7 @@ use crate::observe::{Condition, Observation, Observations};
 use crate::schema::forces_replacement;
 use crate::stack::{DesiredResource, DesiredStack};
 use crate::state::{IntentOperation, StateSnapshot};
-use crate::value::{same_value, Known, Values};
+use crate::value::{same_value, Expr, Known, Values};
 
 /// What to plan.
 #[derive(Debug, Clone, Default)]
@@ -100,6 +100,15 @@ pub fn make_plan(
         }
     }
 
+    for p in &opts.replace {
+        if !desired.resources.iter().any(|r| r.address.matches(p)) {
+            return Err(PlanError::NoMatch {
+                flag: "replace",
+                pattern: p.clone(),
+            });
+        }
+    }
+
     let mut changes = if opts.destroy {
         plan_destroy(state, &current)
     } else {
@@ -168,14 +177,18 @@ fn plan_apply(
         HashMap::with_capacity(order.len());
     let mut actions: HashMap<Address, Action> = HashMap::with_capacity(order.len());
     let mut changes = Vec::with_capacity(order.len() + state.resources.len());
+    let active = active_overrides(desired, state);
 
     for addr in &order {
         let Some(res) = desired_by_addr.get(addr) else {
             continue;
         };
         let mut lookup = |a: &Address, output: &str| -> Option<Value> {
-            if let Some(Known::Value(v)) = resolved.get(a).and_then(|m| m.get(output)) {
-                return Some(v.clone());
+            // A planned value, known or not, is what the reference gets after apply.
+            match resolved.get(a).and_then(|m| m.get(output)) {
+                Some(Known::Value(v)) => return Some(v.clone()),
+                Some(Known::Unknown) => return None,
+                None => {}
             }
             match actions.get(a) {
                 Some(Action::Create) | Some(Action::Replace) => None,
@@ -187,11 +200,22 @@ fn plan_apply(
                 }),
             }
         };
-        let after: BTreeMap<String, Known> = res
+        let mut after: BTreeMap<String, Known> = res
             .attrs
             .iter()
             .map(|(k, e)| (k.clone(), e.resolve(&mut lookup)))
             .collect();
+        // Values set by `fedstack shift` stand in for the stack's while it still says
+        // what it said then (see `state::Override`).
+        let mut attrs = res.attrs.clone();
+        if let Some(overrides) = state.overrides.get(addr) {
+            for k in overrides.keys() {
+                if let Some(v) = active.get(&(addr.clone(), k.clone())) {
+                    after.insert(k.clone(), Known::Value(v.clone()));
+                    attrs.insert(k.clone(), Expr::Literal(v.clone()));
+                }
+            }
+        }
 
         let mut reasons = Vec::new();
         let recorded = state.resources.get(addr);
@@ -247,6 +271,11 @@ fn plan_apply(
                     replace = true;
                     reasons.push(format!("refers to {dep}, which is replaced"));
                 }
+                if replace && reasons.is_empty() {
+                    reasons.push(
+                        "a value it cannot change in place is known only after apply".to_string(),
+                    );
+                }
                 if opts.replace.iter().any(|p| addr.matches(p)) {
                     replace = true;
                     reasons.push("replacement requested with --replace".to_string());
@@ -292,7 +321,7 @@ fn plan_apply(
             cloud: res.cloud.clone(),
             cloud_name: addr.cloud_name().to_string(),
             reasons,
-            attrs: res.attrs.clone(),
+            attrs,
             before,
             diffs,
             depends_on: res.depends_on.clone(),
@@ -308,6 +337,79 @@ fn plan_apply(
     }
     changes.extend(leaving);
     Ok(changes)
+}
+
+/// Whether each override still stands: its resource is in the stack and the stack
+/// still says its `base`, and so do the stack's values of the rest of its group.
+/// `None` when that can't be known before apply (a reference to what does not exist).
+fn override_status(
+    desired: &DesiredStack,
+    state: &StateSnapshot,
+) -> Vec<(Address, String, Option<bool>)> {
+    let by_addr: HashMap<&Address, &DesiredResource> =
+        desired.resources.iter().map(|r| (&r.address, r)).collect();
+    let mut status: Vec<(Address, String, Option<bool>, Option<&str>)> = Vec::new();
+    for (a, overrides) in &state.overrides {
+        for (k, o) in overrides {
+            let desired_value = by_addr.get(a).and_then(|r| r.attrs.get(k)).map(|e| {
+                e.resolve(&mut |d, output| {
+                    state
+                        .resources
+                        .get(d)
+                        .and_then(|r| r.output(output).cloned())
+                })
+            });
+            let stands = match desired_value {
+                None => Some(false),
+                Some(Known::Value(v)) => Some(v == o.base),
+                Some(Known::Unknown) => None,
+            };
+            status.push((a.clone(), k.clone(), stands, o.group.as_deref()));
+        }
+    }
+    let fallen: BTreeSet<&str> = status
+        .iter()
+        .filter(|s| s.2 == Some(false))
+        .filter_map(|s| s.3)
+        .collect();
+    status
+        .iter()
+        .map(|(a, k, stands, group)| {
+            let stands = match group {
+                Some(g) if fallen.contains(g) => Some(false),
+                _ => *stands,
+            };
+            (a.clone(), k.clone(), stands)
+        })
+        .collect()
+}
+
+/// The overrides in force, by (address, attribute): the values the planner plans
+/// instead of the stack's.
+pub fn active_overrides(
+    desired: &DesiredStack,
+    state: &StateSnapshot,
+) -> HashMap<(Address, String), Value> {
+    override_status(desired, state)
+        .into_iter()
+        .filter(|s| s.2 == Some(true))
+        .filter_map(|(a, k, _)| {
+            let v = state.overrides.get(&a)?.get(&k)?.value.clone();
+            Some(((a, k), v))
+        })
+        .collect()
+}
+
+/// Overrides in the state that no longer apply: their resource left the stack, or the
+/// stack's value is no longer the one they (or one of their group) stood in for.
+/// `apply` drops them, so that a stack going back to that value later is not
+/// overridden again.
+pub fn stale_overrides(desired: &DesiredStack, state: &StateSnapshot) -> Vec<(Address, String)> {
+    override_status(desired, state)
+        .into_iter()
+        .filter(|s| s.2 == Some(false))
+        .map(|(a, k, _)| (a, k))
+        .collect()
 }
 
 fn plan_destroy(state: &StateSnapshot, current: &HashMap<&Address, Current<'_>>) -> Vec<Change> {
@@ -429,39 +531,70 @@ fn select(
         }
     }
     let graph = DependencyGraph::new(deps.iter().map(|(a, d)| (*a, *d)));
+    // What is deleted (everything when destroying, else what left the stack) is selected
+    // the way deletes are ordered: a target brings what depends on it, an exclusion
+    // keeps what it depends on.
+    let staying: BTreeSet<&Address> = if opts.destroy {
+        BTreeSet::new()
+    } else {
+        desired.resources.iter().map(|r| &r.address).collect()
+    };
+    let leaving = DependencyGraph::new(
+        deps.iter()
+            .filter(|(a, _)| !staying.contains(*a))
+            .map(|(a, d)| (*a, *d)),
+    );
+    // A target's selection (`keep`), or an exclusion's.
+    let closure = |seeds: BTreeSet<Address>, keep: bool| {
+        let (stay, leave): (BTreeSet<Address>, BTreeSet<Address>) =
+            seeds.into_iter().partition(|a| staying.contains(a));
+        let mut set = if keep {
+            graph.with_dependencies(&stay)
+        } else {
+            graph.with_dependents(&stay)
+        };
+        set.extend(if keep {
+            leaving.with_dependents(&leave)
+        } else {
+            leaving.with_dependencies(&leave)
+        });
+        set
+    };
     let matching =
         |flag: &'static str, patterns: &[String]| -> Result<BTreeSet<Address>, PlanError> {
             let mut set = BTreeSet::new();
+            // A wildcard that matches nothing is fine next to patterns that match
+            // (`--target 'cluster.*' --target 'node_pool.*'` on a stack without pools).
+            let mut unmatched_wildcard = None;
             for p in patterns {
                 let before = set.len();
                 set.extend(graph.addresses().filter(|a| a.matches(p)).cloned());
                 if set.len() == before && !graph.addresses().any(|a| a.matches(p)) {
-                    return Err(PlanError::NoMatch {
-                        flag,
-                        pattern: p.clone(),
-                    });
+                    if !p.contains('*') {
+                        return Err(PlanError::NoMatch {
+                            flag,
+                            pattern: p.clone(),
+                        });
+                    }
+                    unmatched_wildcard.get_or_insert(p);
                 }
             }
-            Ok(set)
+            match unmatched_wildcard {
+                Some(p) if set.is_empty() => Err(PlanError::NoMatch {
+                    flag,
+                    pattern: p.clone(),
+                }),
+                _ => Ok(set),
+            }
         };
     let mut keep: Option<BTreeSet<Address>> = None;
     if !opts.targets.is_empty() {
-        let seeds = matching("target", &opts.targets)?;
-        keep = Some(if opts.destroy {
-            graph.with_dependents(&seeds)
-        } else {
-            graph.with_dependencies(&seeds)
-        });
+        keep = Some(closure(matching("target", &opts.targets)?, true));
     }
     let drop = if opts.excludes.is_empty() {
         BTreeSet::new()
     } else {
-        let seeds = matching("exclude", &opts.excludes)?;
-        if opts.destroy {
-            graph.with_dependencies(&seeds)
-        } else {
-            graph.with_dependents(&seeds)
-        }
+        closure(matching("exclude", &opts.excludes)?, false)
     };
     changes.retain(|c| {
         keep.as_ref().is_none_or(|k| k.contains(&c.address)) && !drop.contains(&c.address)

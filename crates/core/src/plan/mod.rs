@@ -17,7 +17,7 @@
 
 mod diff;
 
-pub use diff::{make_plan, PlanError, PlanOptions};
+pub use diff::{active_overrides, make_plan, stale_overrides, PlanError, PlanOptions};
 
 use std::collections::BTreeMap;
 

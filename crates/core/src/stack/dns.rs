@@ -55,6 +55,8 @@ struct Target {
     location: Option<Sp<Location>>,
     failover: Option<Sp<&'static str>>,
     health_check: Option<String>,
+    /// `alias: {dns_name, hosted_zone_id, evaluate_target_health}` instead of a value.
+    alias: Option<Value>,
 }
 
 struct Location {
@@ -158,6 +160,24 @@ impl Loader<'_> {
             }
             (Some(c), None) => {
                 if !self.known_cluster(&c, what) {
+                    return None;
+                }
+                if self
+                    .clusters
+                    .get(&c.v)
+                    .is_some_and(|i| i.no_ingress_address)
+                {
+                    self.cx.error(
+                        c.span,
+                        format!(
+                            "cluster `{}` in {what} has no `ingress_address`: AWS gives an EKS cluster none",
+                            clip(&c.v)
+                        ),
+                        Some(format!(
+                            "set `ingress_address` on cluster `{}` (the IPv4 of the load balancer in front of it), or use `address` or `alias` here",
+                            clip(&c.v)
+                        )),
+                    );
                     return None;
                 }
                 if let Some(msg) = cluster_ok() {
@@ -444,10 +464,20 @@ impl Loader<'_> {
         if routing == "simple" {
             let mut attrs = common;
             attrs.insert("set_id".into(), Expr::Literal(Value::Null));
-            attrs.insert(
-                "values".into(),
-                Expr::List(targets.iter().map(value_of).collect()),
-            );
+            match targets.iter().find_map(|t| t.alias.clone()) {
+                Some(alias) => {
+                    // An alias has no TTL and no values of its own.
+                    attrs.insert("ttl".into(), Expr::Literal(Value::Null));
+                    attrs.insert("values".into(), Expr::Literal(Value::Null));
+                    attrs.insert("alias".into(), Expr::Literal(alias));
+                }
+                None => {
+                    attrs.insert(
+                        "values".into(),
+                        Expr::List(targets.iter().map(value_of).collect()),
+                    );
+                }
+            }
             for f in [
                 "weight",
                 "region",
@@ -463,7 +493,16 @@ impl Loader<'_> {
         for t in &targets {
             let mut attrs = common.clone();
             attrs.insert("set_id".into(), Expr::lit(t.set_id.clone()));
-            attrs.insert("values".into(), Expr::List(vec![value_of(t)]));
+            match &t.alias {
+                Some(alias) => {
+                    attrs.insert("ttl".into(), Expr::Literal(Value::Null));
+                    attrs.insert("values".into(), Expr::Literal(Value::Null));
+                    attrs.insert("alias".into(), Expr::Literal(alias.clone()));
+                }
+                None => {
+                    attrs.insert("values".into(), Expr::List(vec![value_of(t)]));
+                }
+            }
             attrs.insert("weight".into(), lit_opt(t.weight));
             attrs.insert(
                 "region".into(),
@@ -526,6 +565,7 @@ impl Loader<'_> {
                 "location",
                 "failover",
                 "health_check",
+                "alias",
             ],
         );
         let check_address = |a: &str| -> Option<&'static str> {
@@ -546,7 +586,47 @@ impl Loader<'_> {
                 _ => None,
             }
         };
-        let value = self.cluster_or_address(&obj, &what, &check_address, &cluster_ok);
+        let alias = match obj.get("alias") {
+            Some((k, n)) => {
+                for other in ["cluster", "address"] {
+                    if let Some((o, _)) = obj.raw(other) {
+                        self.cx.error(
+                            o.span,
+                            format!("{what} sets both `alias` and `{other}`"),
+                            Some("a target is one of `cluster`, `address` and `alias`".to_string()),
+                        );
+                    }
+                }
+                match rtype {
+                    Some(t) if t != "A" && t != "AAAA" => {
+                        self.cx.error(
+                            k.span,
+                            format!("`alias` in {what} needs type A or AAAA; record `{record_clip}` has type {t}"),
+                            Some("an alias points at a load balancer, which answers A and AAAA queries".to_string()),
+                        );
+                        None
+                    }
+                    _ if routing == Some("multivalue") => {
+                        self.cx.error(
+                            k.span,
+                            format!("`alias` in {what} can't be used with routing: multivalue"),
+                            Some(
+                                "Route 53 has no multivalue alias records; use weighted routing"
+                                    .to_string(),
+                            ),
+                        );
+                        None
+                    }
+                    _ => self.alias(n, k.span, &what),
+                }
+            }
+            None => None,
+        };
+        let value = if obj.get("alias").is_some() {
+            None
+        } else {
+            self.cluster_or_address(&obj, &what, &check_address, &cluster_ok)
+        };
 
         // Fields of another routing policy.
         let mut foreign: Vec<&str> = Vec::new();
@@ -668,7 +748,58 @@ impl Loader<'_> {
             location,
             failover,
             health_check,
+            alias,
         })
+    }
+
+    /// `alias: {dns_name, hosted_zone_id, evaluate_target_health}`: a load balancer
+    /// (or another Route 53 name) answering for the record. As JSON, `None` when invalid.
+    fn alias(&mut self, node: &Node, at: Span, target: &str) -> Option<Value> {
+        let what = format!("`alias` of {target}");
+        let obj = Obj::new(&mut self.cx, node, what.clone(), at)?;
+        obj.check_fields(
+            &mut self.cx,
+            &["dns_name", "hosted_zone_id", "evaluate_target_health"],
+        );
+        let dns_name = obj.str_req(&mut self.cx, "dns_name").filter(|d| {
+            let ok = names::hostname_ok(&d.v) && d.v.contains('.');
+            if !ok {
+                self.cx.error(
+                    d.span,
+                    format!(
+                        "`dns_name` in {what} must be a host name, found `{}`",
+                        clip(&d.v)
+                    ),
+                    Some("e.g. my-lb-1234567890.us-east-1.elb.amazonaws.com".to_string()),
+                );
+            }
+            ok
+        });
+        let zone_id = obj.str_req(&mut self.cx, "hosted_zone_id").filter(|z| {
+            let ok = (2..=32).contains(&z.v.len())
+                && z.v.starts_with('Z')
+                && z.v.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if !ok {
+                self.cx.error(
+                    z.span,
+                    format!("`hosted_zone_id` in {what} must be a Route 53 zone id like Z35SXDOTRQ7X7K, found `{}`", clip(&z.v)),
+                    Some("the canonical hosted zone id of the load balancer (its `CanonicalHostedZoneId`)".to_string()),
+                );
+            }
+            ok
+        });
+        let evaluate = obj
+            .bool_opt(&mut self.cx, "evaluate_target_health")
+            .is_some_and(|b| b.v);
+        let (dns_name, zone_id) = (dns_name?, zone_id?);
+        let mut m = JsonMap::new();
+        m.insert(
+            "dns_name".into(),
+            Value::from(dns_name.v.trim_end_matches('.').to_ascii_lowercase()),
+        );
+        m.insert("hosted_zone_id".into(), Value::from(zone_id.v));
+        m.insert("evaluate_target_health".into(), Value::from(evaluate));
+        Some(Value::Object(m))
     }
 
     /// `location`: `*`, or one of `continent` / `country` (+ `subdivision`).
@@ -898,6 +1029,13 @@ impl Loader<'_> {
                         Some("Route 53 answers with at most 8 values".to_string()),
                     );
                 }
+            }
+            "simple" if targets.len() > 1 && targets.iter().any(|t| t.alias.is_some()) => {
+                self.cx.error(
+                    span,
+                    format!("simple record `{record}` has an `alias` target and {} targets", targets.len()),
+                    Some("a simple alias record has exactly one target; use weighted or multivalue routing for more".to_string()),
+                );
             }
             "simple" if rtype == Some("CNAME") && targets.len() > 1 => {
                 self.cx.error(

@@ -88,6 +88,8 @@ pub(super) struct ClusterInfo {
     /// The cluster's cloud, when it names a declared one.
     pub cloud: Option<String>,
     pub pools: Vec<Address>,
+    /// An EKS cluster without `ingress_address`: DNS can't point at it by `cluster`.
+    pub no_ingress_address: bool,
 }
 
 pub(super) struct Loader<'f> {
@@ -198,9 +200,11 @@ pub(super) fn kind_outputs(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::FederationHost => &["id"],
         ResourceKind::FederationMember => &["id", "service_account", "secret_name"],
         ResourceKind::DnsZone => &["id", "name_servers", "zone"],
-        ResourceKind::HealthCheck => &["id", "address"],
+        ResourceKind::HealthCheck => &["id", "address", "healthy"],
         ResourceKind::DnsRecord => &["id", "fqdn", "values"],
         ResourceKind::Data => &["id"],
+        ResourceKind::Network => &["id", "vpc_id", "subnet_ids", "availability_zones"],
+        ResourceKind::IamRole => &["id", "arn", "name"],
     }
 }
 
@@ -286,6 +290,7 @@ impl<'f> Loader<'f> {
                     ClusterInfo {
                         cloud: None,
                         pools: Vec::new(),
+                        no_ingress_address: false,
                     },
                 );
                 self.cluster_names.push(k.text.to_string());
@@ -531,20 +536,35 @@ impl<'f> Loader<'f> {
         let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
             return;
         };
-        obj.check_fields(
-            &mut self.cx,
-            &[
-                "cloud",
-                "region",
-                "kubernetes_version",
-                "labels",
-                "node_pools",
-                "depends_on",
-            ],
-        );
         let cloud = obj
             .str_req(&mut self.cx, "cloud")
             .and_then(|c| self.known_cloud(&c, &what));
+        let provider = cloud
+            .as_ref()
+            .and_then(|c| self.cloud_decls.get(c))
+            .and_then(|d| d.provider);
+        let mut fields = vec![
+            "cloud",
+            "region",
+            "kubernetes_version",
+            "labels",
+            "node_pools",
+            "depends_on",
+        ];
+        // The EKS fields belong to aws clusters (and are not reported again when the
+        // cloud itself is wrong).
+        if matches!(provider, Some(ProviderType::Aws) | None) {
+            fields.extend_from_slice(super::aws::AWS_CLUSTER_FIELDS);
+        }
+        obj.check_fields_with(&mut self.cx, &fields, |field| {
+            let p = provider?;
+            super::aws::AWS_CLUSTER_FIELDS.contains(&field).then(|| {
+                format!(
+                    "`{field}` is a field of clusters on aws clouds; this cluster uses provider {}",
+                    p.as_str()
+                )
+            })
+        });
         let region = obj.str_req(&mut self.cx, "region");
         if let Some(r) = &region {
             self.not_empty(r, &format!("`region` in {what}"));
@@ -575,6 +595,17 @@ impl<'f> Loader<'f> {
             }
         });
 
+        // EKS-only fields (network, roles, ...): they lower to more resources.
+        let aws = match provider {
+            Some(ProviderType::Aws) => {
+                if let Some(v) = &version {
+                    super::aws::check_eks_version(&mut self.cx, v, &what);
+                }
+                Some(self.aws_cluster(&name, &obj, cloud.clone(), region.as_ref(), key.span))
+            }
+            _ => None,
+        };
+
         let mut attrs = Attrs::new();
         attrs.insert(
             "flavor".into(),
@@ -583,20 +614,36 @@ impl<'f> Loader<'f> {
         attrs.insert("region".into(), lit_opt(region.map(|r| r.v)));
         attrs.insert("kubernetes_version".into(), lit_opt(version.map(|v| v.v)));
         attrs.insert("labels".into(), Expr::Literal(labels));
+        if let Some(aws) = &aws {
+            attrs.extend(aws.cluster_attrs.clone());
+        }
+        if provider == Some(ProviderType::Local) {
+            // A local control plane can be down: its provider then reads `running: false`.
+            attrs.insert("running".into(), Expr::lit(true));
+        }
         let address = Address::new(ResourceKind::Cluster, name.clone());
         self.push(address, cloud.clone(), attrs, deps, key.span);
         if let Some(info) = self.clusters.get_mut(&name) {
             info.cloud = cloud.clone();
+            info.no_ingress_address = aws.as_ref().is_some_and(|a| !a.has_ingress_address);
         }
 
         if let Some(pools) = obj.map_opt(&mut self.cx, "node_pools") {
             for (k, v) in pools {
-                self.node_pool(&name, cloud.clone(), k, v);
+                let extra = aws.as_ref().map(|a| a.pool_attrs.clone());
+                self.node_pool(&name, cloud.clone(), k, v, extra);
             }
         }
     }
 
-    fn node_pool(&mut self, cluster: &str, cloud: Option<String>, key: &Scalar, node: &Node) {
+    fn node_pool(
+        &mut self,
+        cluster: &str,
+        cloud: Option<String>,
+        key: &Scalar,
+        node: &Node,
+        extra: Option<Attrs>,
+    ) {
         let name = key.text.to_string();
         if !names::cluster_name_ok(&name) {
             self.cx.error(
@@ -679,6 +726,9 @@ impl<'f> Loader<'f> {
         attrs.insert("min_count".into(), lit_opt(min.map(|c| c.v)));
         attrs.insert("max_count".into(), lit_opt(max.map(|c| c.v)));
         attrs.insert("labels".into(), Expr::Literal(labels));
+        if let Some(extra) = extra {
+            attrs.extend(extra);
+        }
         let address = Address::new(ResourceKind::NodePool, format!("{cluster}.{name}"));
         if let Some(info) = self.clusters.get_mut(cluster) {
             info.pools.push(address.clone());
@@ -781,6 +831,10 @@ impl<'f> Loader<'f> {
         let Some(host) = host else { return };
 
         let host_cloud = self.clusters.get(&host.v).and_then(|c| c.cloud.clone());
+        let host_provider = host_cloud
+            .as_ref()
+            .and_then(|c| self.cloud_decls.get(c))
+            .and_then(|d| d.provider);
         let host_pools = self
             .clusters
             .get(&host.v)
@@ -817,6 +871,10 @@ impl<'f> Loader<'f> {
                 "ca_bundle".into(),
                 Expr::reference(cluster, "ca_certificate"),
             );
+            if host_provider == Some(ProviderType::Local) {
+                // The local provider reads what is wrong with a join here (`in sync` when nothing).
+                attrs.insert("credentials".into(), Expr::lit("in sync"));
+            }
             let address = Address::new(ResourceKind::FederationMember, m.v);
             self.push(address, host_cloud.clone(), attrs, Vec::new(), m.span);
         }

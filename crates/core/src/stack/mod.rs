@@ -3,6 +3,7 @@
 //! Entry point: [`load_stack`]. Everything here is pure: the caller reads the file.
 //! The file format is documented in `crates/core/STACK_FILE.md`.
 
+mod aws;
 mod cx;
 mod desired;
 mod diagnostic;
@@ -12,6 +13,7 @@ mod load;
 mod names;
 mod yaml;
 
+pub use aws::{CLUSTER_ROLE_POLICIES, DEFAULT_VPC_CIDR, NODE_ROLE_POLICIES};
 pub use cx::MAX_DIAGNOSTICS;
 pub use desired::{CloudConfig, DesiredResource, DesiredStack, OutputDef, ProviderType};
 pub use diagnostic::{Diagnostic, Diagnostics, Span};

@@ -64,16 +64,60 @@ impl StepContext {
         }
     }
 
-    pub(crate) fn cloud_of(&self, change: usize) -> Option<String> {
-        self.changes[change].cloud.clone()
+    /// The cloud a step works in. A delete (also the first half of a replace) goes to
+    /// the cloud the resource was recorded in: a resource moving clouds leaves the old one.
+    pub(crate) fn cloud_of(&self, change: usize, action: StepAction) -> Option<String> {
+        self.step_cloud(&self.changes[change], action)
     }
 
+    fn step_cloud(&self, change: &Change, action: StepAction) -> Option<String> {
+        match action {
+            StepAction::Delete => self
+                .recorded
+                .get(&change.address)
+                .map(|r| r.cloud.clone())
+                .or_else(|| self.intents.get(&change.address).map(|i| i.cloud.clone()))
+                .unwrap_or_else(|| change.cloud.clone()),
+            _ => change.cloud.clone(),
+        }
+    }
+
+    /// The step's batch key (`Provider::batch_key`), asked with the attributes known
+    /// before it runs. `None` for built-in resources and forgets.
+    pub(crate) fn batch_key(&self, change: usize, action: StepAction) -> Option<String> {
+        let c = &self.changes[change];
+        let provider = self.providers.get(&self.step_cloud(c, action)?)?;
+        let spec = match action {
+            StepAction::Forget => return None,
+            StepAction::Delete => self.recorded_spec(c),
+            StepAction::Create | StepAction::Update | StepAction::Adopt => {
+                let mut attrs = Values::new();
+                for (k, e) in &c.attrs {
+                    let mut lookup = |a: &Address, output: &str| {
+                        self.recorded.get(a).and_then(|r| r.output(output).cloned())
+                    };
+                    if let Known::Value(v) = e.resolve(&mut lookup) {
+                        attrs.insert(k.clone(), v);
+                    }
+                }
+                ResourceSpec {
+                    address: c.address.clone(),
+                    cloud_name: c.cloud_name.clone(),
+                    attrs,
+                }
+            }
+        };
+        provider.batch_key(&spec)
+    }
+
+    /// At least 1, as in refresh: a limit of 0 would park the cloud's steps for good.
     pub(crate) fn cloud_limit(&self, cloud: &str) -> Option<usize> {
         self.settings
             .cloud_limits
             .get(cloud)
             .copied()
             .or_else(|| self.providers.get(cloud).and_then(|p| p.max_parallel()))
+            .map(|n| n.max(1))
     }
 
     pub(crate) fn count(&self, action: StepAction, counts: &mut Counts) {
@@ -86,8 +130,8 @@ impl StepContext {
         }
     }
 
-    fn provider(&self, change: &Change) -> Result<SharedProvider, String> {
-        match &change.cloud {
+    fn provider(&self, change: &Change, action: StepAction) -> Result<SharedProvider, String> {
+        match &self.step_cloud(change, action) {
             None => Ok(self.builtin.clone()),
             Some(cloud) => self.providers.get(cloud).cloned().ok_or_else(|| {
                 format!("cloud `{cloud}` is not configured (hint: declare it under `clouds:` in the stack)")
@@ -114,10 +158,12 @@ impl StepContext {
         let work = self.execute(change, action, &progress);
         let result = {
             tokio::pin!(work);
-            let mut ticker = tokio::time::interval_at(
-                tokio::time::Instant::now() + self.settings.progress_interval,
-                self.settings.progress_interval,
-            );
+            // tokio's interval refuses a zero period.
+            let every = self
+                .settings
+                .progress_interval
+                .max(std::time::Duration::from_millis(1));
+            let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tokio::select! {
                     r = &mut work => break r,
@@ -156,7 +202,7 @@ impl StepContext {
         progress: &StepProgress,
     ) -> Result<Option<String>, String> {
         let address = &change.address;
-        let provider = self.provider(change)?;
+        let provider = self.provider(change, action)?;
         let retry = |_: &'static str| {
             let events = self.events.clone();
             let address = address.clone();

@@ -1,4 +1,10 @@
 //! Apply: run a plan's steps in parallel, each as soon as what it waits for is done.
+//!
+//! At most `--parallelism` operations run at once (and a cloud's `max_parallel`). Steps
+//! whose provider gives the same [`batch_key`](fedstack_provider::Provider::batch_key)
+//! count as *one* operation: the first ready step of a key takes the slot, and while
+//! that group has a step in flight every further ready step of the key starts at once,
+//! so the provider can merge their calls (1,000 Route 53 records in one request).
 
 mod exec;
 mod steps;
@@ -43,7 +49,11 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn ok(&self) -> bool {
-        self.failures.is_empty() && self.skipped.is_empty() && !self.interrupted
+        self.failures.is_empty()
+            && self.skipped.is_empty()
+            && self.not_started.is_empty()
+            && self.abandoned.is_empty()
+            && !self.interrupted
     }
 }
 
@@ -95,22 +105,78 @@ pub async fn apply(
     let mut finished = vec![false; graph.steps.len()];
     let mut running = vec![false; graph.steps.len()];
     let parallelism = settings.parallelism.max(1);
+    // Batching (`Provider::batch_key`): a group of steps with the same key is one
+    // operation. Its first step takes the slot; while it has steps in flight, further
+    // ready steps of the key join at once. Steps in flight per open group:
+    let mut groups: HashMap<String, usize> = HashMap::new();
+    // Ready steps with a key whose group is not open (started when it opens), and
+    // steps to start at once because their group is open.
+    let mut keyed_ready: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut joiners: VecDeque<usize> = VecDeque::new();
+    let keys: Vec<Option<String>> = graph
+        .steps
+        .iter()
+        .map(|s| s.action.and_then(|a| ctx.batch_key(s.change, a)))
+        .collect();
+    for (_, std::cmp::Reverse(i)) in ready.iter() {
+        if let Some(k) = &keys[*i] {
+            keyed_ready.entry(k.clone()).or_default().push(*i);
+        }
+    }
+    let spawn = |tasks: &mut JoinSet<(usize, Finished)>, i: usize, change: usize, action| {
+        let ctx = ctx.clone();
+        tasks.spawn(async move {
+            let r = match ctx.run(change, action).await {
+                Outcome::Done => Finished::Done,
+                Outcome::Failed(e) => Finished::Failed(e),
+            };
+            (i, r)
+        })
+    };
 
     loop {
         let stopping = stop.current() != Stop::Run;
+        // Steps joining an open group start whatever the parallelism.
+        while let Some(i) = joiners.pop_front().filter(|_| !stopping) {
+            let (Some(action), Some(k)) = (graph.steps[i].action, &keys[i]) else {
+                continue;
+            };
+            if running[i] || finished[i] || !groups.contains_key(k) {
+                continue;
+            }
+            if let Some(n) = groups.get_mut(k) {
+                *n += 1;
+            }
+            let handle = spawn(&mut tasks, i, graph.steps[i].change, action);
+            task_steps.insert(handle.id(), i);
+            running[i] = true;
+        }
         // Start what can start.
         while !stopping && busy < parallelism {
             let Some((_, std::cmp::Reverse(i))) = ready.pop() else {
                 break;
             };
+            if running[i] {
+                // Already started with its batch group.
+                continue;
+            }
             let step = &graph.steps[i];
             let Some(action) = step.action else {
                 // A no-op only orders: done at once.
                 finished[i] = true;
-                release(&mut graph, i, &mut ready);
+                for d in release(&mut graph, i, &mut ready) {
+                    route_keyed(d, &keys, &groups, &mut keyed_ready, &mut joiners);
+                }
                 continue;
             };
-            let cloud = ctx.cloud_of(step.change);
+            if let Some(n) = keys[i].as_ref().and_then(|k| groups.get_mut(k)) {
+                *n += 1;
+                let handle = spawn(&mut tasks, i, step.change, action);
+                task_steps.insert(handle.id(), i);
+                running[i] = true;
+                continue;
+            }
+            let cloud = ctx.cloud_of(step.change, action);
             if let Some(cloud) = &cloud {
                 let limit = ctx.cloud_limit(cloud);
                 let n = cloud_busy.entry(cloud.clone()).or_default();
@@ -121,17 +187,16 @@ pub async fn apply(
                 *n += 1;
             }
             busy += 1;
-            let ctx = ctx.clone();
-            let change = step.change;
-            let handle = tasks.spawn(async move {
-                let r = match ctx.run(change, action).await {
-                    Outcome::Done => Finished::Done,
-                    Outcome::Failed(e) => Finished::Failed(e),
-                };
-                (i, r)
-            });
+            if let Some(k) = &keys[i] {
+                groups.insert(k.clone(), 1);
+                joiners.extend(keyed_ready.remove(k).unwrap_or_default());
+            }
+            let handle = spawn(&mut tasks, i, step.change, action);
             task_steps.insert(handle.id(), i);
             running[i] = true;
+        }
+        if !joiners.is_empty() && !stopping {
+            continue;
         }
         if tasks.is_empty() {
             break;
@@ -154,22 +219,46 @@ pub async fn apply(
                 None => continue,
             },
         };
-        busy -= 1;
         finished[i] = true;
         let change = graph.steps[i].change;
         let action = graph.steps[i].action.unwrap_or(StepAction::Update);
-        if let Some(cloud) = ctx.cloud_of(change) {
-            if let Some(n) = cloud_busy.get_mut(&cloud) {
-                *n -= 1;
-            }
-            if let Some(i) = parked.get_mut(&cloud).and_then(VecDeque::pop_front) {
-                ready.push((graph.steps[i].height, std::cmp::Reverse(i)));
+        // A batch group gives its slot back when its last step in flight is done.
+        let frees_slot = match &keys[i] {
+            Some(k) => match groups.get_mut(k) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                _ => {
+                    groups.remove(k);
+                    true
+                }
+            },
+            None => true,
+        };
+        if frees_slot {
+            busy -= 1;
+            if let Some(cloud) = ctx.cloud_of(change, action) {
+                if let Some(n) = cloud_busy.get_mut(&cloud) {
+                    *n -= 1;
+                }
+                // (Skipping parked steps that have started with their batch group.)
+                if let Some(q) = parked.get_mut(&cloud) {
+                    while let Some(i) = q.pop_front() {
+                        if !running[i] {
+                            ready.push((graph.steps[i].height, std::cmp::Reverse(i)));
+                            break;
+                        }
+                    }
+                }
             }
         }
         match result {
             Finished::Done => {
                 ctx.count(action, &mut report.counts);
-                release(&mut graph, i, &mut ready);
+                for d in release(&mut graph, i, &mut ready) {
+                    route_keyed(d, &keys, &groups, &mut keyed_ready, &mut joiners);
+                }
             }
             Finished::Failed(error) => {
                 let address = plan.changes[change].address.clone();
@@ -234,6 +323,7 @@ pub async fn apply(
         failed: report.failures.len(),
         skipped: report.skipped.len(),
         not_started: report.not_started.len(),
+        abandoned: report.abandoned.len(),
         elapsed_ms: report.elapsed.as_millis() as u64,
         interrupted: report.interrupted,
     });
@@ -248,20 +338,43 @@ impl StateSink for NullSink {
     }
 }
 
+/// Marks step `i` done for its dependents; returns those that became ready (already
+/// pushed on `ready`).
 fn release(
     graph: &mut StepGraph,
     i: usize,
     ready: &mut BinaryHeap<(usize, std::cmp::Reverse<usize>)>,
-) {
+) -> Vec<usize> {
     let dependents = std::mem::take(&mut graph.steps[i].dependents);
+    let mut now_ready = Vec::new();
     for &d in &dependents {
         let s = &mut graph.steps[d];
         s.waits -= 1;
         if s.waits == 0 {
             ready.push((s.height, std::cmp::Reverse(d)));
+            now_ready.push(d);
         }
     }
     graph.steps[i].dependents = dependents;
+    now_ready
+}
+
+/// A step that became ready with a batch key joins its group at once when the group
+/// is open, else waits (on `ready` as well) for the group to open.
+fn route_keyed(
+    d: usize,
+    keys: &[Option<String>],
+    groups: &HashMap<String, usize>,
+    keyed_ready: &mut HashMap<String, Vec<usize>>,
+    joiners: &mut VecDeque<usize>,
+) {
+    if let Some(k) = &keys[d] {
+        if groups.contains_key(k) {
+            joiners.push_back(d);
+        } else {
+            keyed_ready.entry(k.clone()).or_default().push(d);
+        }
+    }
 }
 
 fn block_dependents(

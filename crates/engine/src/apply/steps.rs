@@ -5,7 +5,7 @@
 //! - the create half of a replace waits for its delete half;
 //! - a delete waits for the deletes of what recorded a dependency on it, and for the
 //!   updates of those that stay but no longer depend on it (move references away
-//!   before the target disappears).
+//!   before the target disappears) unless such an update itself waits for the delete.
 
 use std::collections::{BinaryHeap, HashMap};
 
@@ -104,6 +104,8 @@ impl StepGraph {
             .filter(|c| final_step.contains_key(&c.address))
             .map(|c| (&c.address, c.depends_on.as_slice()))
             .collect();
+        // Updates that move references away from a deleted resource: ordered last.
+        let mut moves: Vec<(usize, usize)> = Vec::new();
         for (a, &del) in &delete_step {
             for b in recorded_dependents
                 .get(a)
@@ -114,7 +116,7 @@ impl StepGraph {
                     edges.push((del, bdel));
                 } else if let Some(&bf) = final_step.get(b) {
                     if !desired_deps.get(b).is_some_and(|d| d.contains(a)) {
-                        edges.push((del, bf));
+                        moves.push((del, bf));
                     }
                 }
             }
@@ -125,6 +127,16 @@ impl StepGraph {
             if waiter != waited {
                 steps[waiter].waits += 1;
                 steps[waited].dependents.push(waiter);
+            }
+        }
+        // An update that itself waits for the delete (it now depends on something that
+        // is replaced because of the deleted resource) cannot go first: the delete does.
+        moves.sort_unstable();
+        moves.dedup();
+        for (del, update) in moves {
+            if !waits_for(&steps, update, del) {
+                steps[del].waits += 1;
+                steps[update].dependents.push(del);
             }
         }
         compute_heights(&mut steps);
@@ -140,6 +152,23 @@ impl StepGraph {
             .map(|(i, s)| (s.height, std::cmp::Reverse(i)))
             .collect()
     }
+}
+
+/// Whether step `later` waits, directly or not, for step `first`.
+fn waits_for(steps: &[Step], later: usize, first: usize) -> bool {
+    let mut seen = vec![false; steps.len()];
+    let mut stack = vec![first];
+    while let Some(i) = stack.pop() {
+        if i == later {
+            return true;
+        }
+        for &d in &steps[i].dependents {
+            if !std::mem::replace(&mut seen[d], true) {
+                stack.push(d);
+            }
+        }
+    }
+    false
 }
 
 /// Height = longest chain of dependents (Kahn order from the sinks).

@@ -44,6 +44,9 @@ fn table(kind: ResourceKind, flavor: Flavor) -> [u64; 4] {
         (HealthCheck, _) => [1_000, 20, 700, 800],
         (DnsRecord, _) => [1_500, 20, 1_000, 1_500],
         (Data, _) => [50, 20, 35, 40],
+        // Only aws clouds have these; a sim cloud refuses them before any latency.
+        (Network, _) => [3_000, 40, 2_000, 3_000],
+        (IamRole, _) => [1_000, 20, 700, 800],
     }
 }
 

@@ -215,6 +215,12 @@ impl SimProvider {
                 Flavor::Route53
             }
             ResourceKind::Data => Flavor::Sim,
+            ResourceKind::Network | ResourceKind::IamRole => {
+                return Err(invalid(format!(
+                    "sim clouds have no {} resources; only clouds with provider aws make them",
+                    kind
+                )))
+            }
         })
     }
 
@@ -488,6 +494,9 @@ impl SimProvider {
                     id.push_str(set);
                 }
                 put("id", json!(id));
+            }
+            ResourceKind::Network | ResourceKind::IamRole => {
+                put("id", json!(format!("{kind}-{name}")));
             }
             ResourceKind::Data => {
                 put(

@@ -680,6 +680,38 @@ pub(crate) fn record<'a>(name: &'a str, attrs: &'a Values) -> Result<RecordShape
     opt_str(attrs, "health_check_id")?;
     opt_str(attrs, "zone_id")?;
 
+    // An alias record (a load balancer answers for it) has no values and no TTL.
+    if let Some(alias) = present(attrs, "alias") {
+        let Value::Object(m) = alias else {
+            return Err(format!("`alias` must be a map, got {}", show(alias)));
+        };
+        let s = |k: &str| m.get(k).and_then(Value::as_str);
+        domain(
+            "alias dns_name",
+            s("dns_name").ok_or("`alias.dns_name` is required")?,
+            false,
+        )?;
+        s("hosted_zone_id").ok_or("`alias.hosted_zone_id` is required")?;
+        if !matches!(rtype, "A" | "AAAA") {
+            return Err(format!(
+                "InvalidChangeBatch: an alias record must be of type A or AAAA, not {rtype}"
+            ));
+        }
+        if routing == "multivalue" {
+            return Err(
+                "InvalidChangeBatch: multivalue answer records can't be alias records".into(),
+            );
+        }
+        absent(attrs, "values", "in an alias record")?;
+        absent(attrs, "ttl", "in an alias record")?;
+        return Ok(RecordShape {
+            zone,
+            fqdn: normalize_domain(fqdn),
+            rtype,
+            routing,
+        });
+    }
+
     let values = match present(attrs, "values") {
         Some(Value::Array(v)) if !v.is_empty() => v,
         Some(Value::Array(_)) | None => return Err("`values` must list at least one value".into()),
@@ -902,6 +934,9 @@ pub(crate) fn shape(kind: ResourceKind, name: &str, attrs: &Values, flavor: Flav
         }
         ResourceKind::DnsRecord => record(name, attrs).map(|_| ()),
         ResourceKind::Data => Ok(()),
+        ResourceKind::Network | ResourceKind::IamRole => Err(format!(
+            "sim clouds have no {kind} resources; only clouds with provider aws make them"
+        )),
     }
 }
 
@@ -1445,5 +1480,36 @@ mod tests {
         );
         assert!(cluster_flavor(&Values::new(), None).is_err());
         assert!(cluster_flavor(&attrs(json!({"flavor": "openshift"})), None).is_err());
+    }
+
+    #[test]
+    fn alias_records() {
+        let alias = json!({"dns_name": "lb-1.elb.us-east-1.amazonaws.com", "hosted_zone_id": "Z35SXDOTRQ7X7K", "evaluate_target_health": true});
+        let a = |extra: Value| {
+            let mut a = attrs(
+                json!({"zone": "example.com", "fqdn": "lb.example.com", "type": "A",
+                                      "ttl": null, "routing": "simple", "values": null, "alias": alias}),
+            );
+            a.extend(attrs(extra));
+            shape(
+                ResourceKind::DnsRecord,
+                "lb.example.com",
+                &a,
+                Flavor::Route53,
+            )
+        };
+        assert_eq!(a(json!({})), Ok(()));
+        assert_eq!(
+            a(json!({"values": ["203.0.113.1"]})),
+            Err("`values` is not allowed in an alias record, got [\"203.0.113.1\"]".to_string())
+        );
+        assert_eq!(
+            a(json!({"type": "TXT"})),
+            Err(
+                "InvalidChangeBatch: an alias record must be of type A or AAAA, not TXT"
+                    .to_string()
+            )
+        );
+        assert!(a(json!({"alias": {"hosted_zone_id": "Z1"}})).is_err());
     }
 }

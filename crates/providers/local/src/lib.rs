@@ -1,0 +1,60 @@
+//! Local Kubernetes control planes: `provider: local` in a stack.
+//!
+//! A local *cluster* is a real control plane with no nodes: etcd, kube-apiserver and
+//! kube-controller-manager on 127.0.0.1 (free ports, fixed for the cluster's life), with
+//! its own certificates made in Rust (rcgen) and an admin kubeconfig, all under
+//! `<state_dir>/.local/<cluster>/` (directories 0700, keys 0600; see `cluster.rs`). The
+//! processes are started detached (own process group, output to `logs/`) and outlive
+//! fedstack; `pids.json` records them with their `/proc` start time, so a reused pid is
+//! never taken for theirs.
+//!
+//! - `read`: the recorded processes alive and `/readyz` ok -> `running: true`; otherwise
+//!   `running: false` (status stays `Ready`): the plan shows the drift as an update
+//!   (`running: false -> true`) and apply starts what is down again, reusing the etcd data
+//!   and the certificates, so every object survives.
+//! - `delete`: SIGTERM (SIGKILL after 10 s) to kube-controller-manager, kube-apiserver,
+//!   etcd, in that order, then the directory goes.
+//! - The binaries come from the cloud's `bin_dir`, else `FEDSTACK_KUBE_BIN_DIR`, else the
+//!   cache of `scripts/kube-testenv build`; their version must match the cluster's
+//!   `kubernetes_version` (same minor; same patch when one is given).
+//!   `FEDSTACK_LOCAL_CONTROLLERS` overrides the controllers kube-controller-manager runs
+//!   (default: [`DEFAULT_CONTROLLERS`]).
+//! - Outputs: `id`, `endpoint`, `ca_certificate` (base64 PEM), `status`
+//!   (`RUNNING`/`STOPPED`), `region`, `kubernetes_version`, `ingress_address` (127.0.0.1).
+//!   The admin credentials never leave the cluster directory except through
+//!   [`Provider::cluster_access`](fedstack_provider::Provider::cluster_access)
+//!   (`fedstack output kubeconfig`).
+//! - Node pools are not supported (`Invalid`); nor are DNS and data resources.
+//!
+//! `federation_host` and `federation_member` resources whose host is a local cluster are
+//! made on the real API servers with [`fedstack_kube`] (a kubefed-compatible join). A
+//! member's `credentials` attribute reads `in sync`, or what is wrong (a deleted or stale
+//! host Secret, an edited role, a KubeFedCluster pointing elsewhere); together with
+//! `api_endpoint` and `ca_bundle` read from the KubeFedCluster, drift shows in the plan and
+//! apply repairs it.
+//!
+//! # Errors
+//! | class | when |
+//! |---|---|
+//! | `Invalid` | binaries missing or of another version, node pools, a bad name or setting |
+//! | `NotFound` | an update of a cluster that is gone; a join whose cluster does not exist |
+//! | `AlreadyExists` | create of an existing cluster (adopt it) |
+//! | `Transient` | a component not healthy in time, a port taken, API server errors 5xx, a token not filled in time |
+//! | `Permanent` | a process that exited at start (with its last log line), file errors, an object of someone else's in the way, a member joined to another host |
+
+mod binaries;
+mod cluster;
+mod config;
+mod errors;
+mod federation;
+mod files;
+mod pki;
+mod ports;
+mod process;
+mod provider;
+
+pub use config::{
+    check_binaries, testenv_bin_dir, BINARIES, DEFAULT_CONTROLLERS, ENV_BIN_DIR, ENV_CONTROLLERS,
+    TESTENV_ETCD, TESTENV_KUBERNETES,
+};
+pub use provider::LocalProvider;
