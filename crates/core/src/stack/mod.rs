@@ -18,3 +18,4 @@ pub use cx::MAX_DIAGNOSTICS;
 pub use desired::{CloudConfig, DesiredResource, DesiredStack, OutputDef, ProviderType};
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
 pub use load::load_stack;
+pub use names::duration_ms;

@@ -193,21 +193,9 @@ impl AwsOptions {
     }
 }
 
-/// `250ms`, `2s`, `1m`, `1h`, or a plain number of seconds.
+/// `250ms`, `2s`, `1m`, `1h`, or a plain number of seconds: the stack file's own syntax.
 fn parse_duration(s: &str) -> Option<Duration> {
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    fedstack_core::stack::duration_ms(s).map(Duration::from_millis)
 }
 
 #[cfg(test)]
