@@ -2,35 +2,12 @@
 //! to) and alias record targets: lowering, and one test per error with its exact line.
 
 use fedstack_core::address::ResourceKind;
-use fedstack_core::stack::{load_stack, DesiredStack, Diagnostics};
+use fedstack_core::stack::DesiredStack;
 use fedstack_core::value::Expr;
 use serde_json::json;
 
-fn load(text: &str) -> Result<DesiredStack, Diagnostics> {
-    load_stack("t.yaml", text)
-}
-
-fn errors(text: &str) -> Vec<String> {
-    match load(text) {
-        Ok(_) => Vec::new(),
-        Err(d) => d.0.iter().map(ToString::to_string).collect(),
-    }
-}
-
-#[track_caller]
-fn one_error(text: &str) -> String {
-    let e = errors(text);
-    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
-    e[0].clone()
-}
-
-#[track_caller]
-fn ok(text: &str) -> DesiredStack {
-    match load(text) {
-        Ok(s) => s,
-        Err(e) => panic!("expected the stack to load, got:\n{e}"),
-    }
-}
+mod common;
+use common::*;
 
 /// An aws cloud and cluster `e` with one node pool; cluster fields go at line 9.
 const EKS: &str = "\

@@ -1,33 +1,8 @@
 //! One test per class of stack-file error, each pinning the exact one-line message
 //! (`file:line:column: message (hint: ...)`).
 
-use fedstack_core::stack::{load_stack, DesiredStack, Diagnostics};
-
-fn load(text: &str) -> Result<DesiredStack, Diagnostics> {
-    load_stack("t.yaml", text)
-}
-
-fn errors(text: &str) -> Vec<String> {
-    match load(text) {
-        Ok(_) => Vec::new(),
-        Err(d) => d.0.iter().map(ToString::to_string).collect(),
-    }
-}
-
-#[track_caller]
-fn one_error(text: &str) -> String {
-    let e = errors(text);
-    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
-    e[0].clone()
-}
-
-#[track_caller]
-fn ok(text: &str) -> DesiredStack {
-    match load(text) {
-        Ok(s) => s,
-        Err(e) => panic!("expected the stack to load, got:\n{e}"),
-    }
-}
+mod common;
+use common::*;
 
 /// 13 lines: a sim cloud and clusters `a` and `b`.
 const BASE: &str = "\

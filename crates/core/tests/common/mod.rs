@@ -1,0 +1,32 @@
+//! Helpers shared by the stack-file tests.
+
+#![allow(dead_code)]
+
+use fedstack_core::stack::{load_stack, DesiredStack, Diagnostics};
+
+pub fn load(text: &str) -> Result<DesiredStack, Diagnostics> {
+    load_stack("t.yaml", text)
+}
+
+/// Every diagnostic as the user sees it.
+pub fn errors(text: &str) -> Vec<String> {
+    match load(text) {
+        Ok(_) => Vec::new(),
+        Err(d) => d.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[track_caller]
+pub fn one_error(text: &str) -> String {
+    let e = errors(text);
+    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
+    e[0].clone()
+}
+
+#[track_caller]
+pub fn ok(text: &str) -> DesiredStack {
+    match load(text) {
+        Ok(s) => s,
+        Err(e) => panic!("expected the stack to load, got:\n{e}"),
+    }
+}
