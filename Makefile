@@ -3,16 +3,24 @@
 #   make configure-cluster   federation and DNS (everything else)
 #   make remove-federation-members
 #   make destroy-cluster     everything, dependents first
+#   make test                peers (installed when missing), one build, every test
+#   make bench               speed figures (see crates/bench)
+#   make dist                the optimized release binary (LTO), target/dist/fedstack
+#
+# Every target builds in one profile (PROFILE, default release: optimized, no LTO --
+# see Cargo.toml) with one feature set, so create-cluster, test and bench share one
+# build of the dependencies and of `fedstack` itself.
 STACK ?= stacks/multicloud-sim.yaml
 STATE_DIR ?= state
 PARALLELISM ?= 20
-FEDSTACK := target/release/fedstack
+PROFILE ?= release
+FEDSTACK := target/$(PROFILE)/fedstack
 RUN := $(FEDSTACK) -f $(STACK) --state-dir $(STATE_DIR)
 
-.PHONY: build create-cluster configure-cluster remove-federation-members destroy-cluster plan test bench lint
+.PHONY: build create-cluster configure-cluster remove-federation-members destroy-cluster plan test peers bench lint dist
 
 build:
-	cargo build --release -p fedstack-cli
+	cargo build --profile $(PROFILE) -p fedstack-cli
 
 create-cluster: build
 	$(RUN) apply --auto-approve --parallelism $(PARALLELISM) --target 'cluster.*' --target 'node_pool.*'
@@ -30,13 +38,19 @@ plan: build
 	$(RUN) plan
 
 test:
-	cargo test --workspace
+	PROFILE=$(PROFILE) scripts/test-suite $(ARGS)
+
+peers:
+	scripts/test-peers
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-bench:
-	cargo build --release -p fedstack-cli -p fedstack-bench
-	target/release/fedstack-bench run --fedstack $(FEDSTACK)
-	target/release/fedstack-bench-route53 --fedstack $(FEDSTACK)
+bench: peers
+	cargo build --profile $(PROFILE) --workspace --bins
+	target/$(PROFILE)/fedstack-bench run --fedstack $(FEDSTACK)
+	FEDSTACK_MOTO_SERVER=$(CURDIR)/.venv-moto/bin/moto_server target/$(PROFILE)/fedstack-bench-route53 --fedstack $(FEDSTACK)
+
+dist:
+	cargo build --profile dist -p fedstack-cli

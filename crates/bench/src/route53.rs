@@ -91,13 +91,7 @@ fn run() -> Result<(), String> {
             bin.display()
         )
     })?;
-    let Some(moto) = Moto::start()? else {
-        println!(
-            "Route 53 benchmark skipped: {}",
-            fedstack_moto::NOT_INSTALLED
-        );
-        return Ok(());
-    };
+    let moto = Moto::start()?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     std::fs::write(
         dir.path().join("stack.yaml"),

@@ -14,6 +14,7 @@ use fedstack_state::LocalBackend;
 use crate::args::Global;
 use crate::error::CliError;
 use crate::render::style::Style;
+use crate::terminal::errln;
 
 /// What every command works with.
 pub struct Context {
@@ -55,6 +56,23 @@ impl Context {
         LocalBackend::new(&self.state_dir, stack)
     }
 
+    /// Takes the stack's lock for `operation`; says so on standard error when it has
+    /// to wait for another run, so a waiting command never looks hung.
+    pub fn lock(
+        &self,
+        backend: &LocalBackend,
+        operation: &str,
+        timeout: std::time::Duration,
+    ) -> Result<fedstack_state::LockGuard, CliError> {
+        let mut tell = |holder: &fedstack_state::LockInfo| {
+            self.note(&format!(
+                "waiting up to {} for the state lock, held by {holder}",
+                humantime::format_duration(timeout)
+            ))
+        };
+        Ok(backend.lock_with(operation, timeout, &mut tell)?)
+    }
+
     /// The recorded state, read-only (no lock).
     pub fn read_state(&self, stack: &str) -> Result<StateSnapshot, CliError> {
         let loaded = self.backend(stack).load()?;
@@ -64,14 +82,26 @@ impl Context {
         Ok(loaded.snapshot)
     }
 
+    /// A line for the user on standard error that is not a warning.
+    pub fn note(&self, message: &str) {
+        if self.json {
+            errln!(
+                "{}",
+                serde_json::json!({"v": 1, "type": "note", "message": message})
+            );
+        } else {
+            errln!("{message}");
+        }
+    }
+
     pub fn warn(&self, message: &str) {
         if self.json {
-            eprintln!(
+            errln!(
                 "{}",
                 serde_json::json!({"v": 1, "type": "warning", "message": message})
             );
         } else {
-            eprintln!("{} {message}", self.style.yellow("warning:"));
+            errln!("{} {message}", self.style.yellow("warning:"));
         }
     }
 

@@ -7,6 +7,7 @@ use std::fmt;
 pub struct CliError {
     pub message: String,
     pub hint: Option<String>,
+    closed_pipe: bool,
 }
 
 impl CliError {
@@ -14,7 +15,21 @@ impl CliError {
         CliError {
             message: message.into(),
             hint: None,
+            closed_pipe: false,
         }
+    }
+
+    /// The reader of standard output went away: stop quietly (see `terminal`).
+    pub fn closed_pipe() -> CliError {
+        CliError {
+            message: "standard output was closed".into(),
+            hint: None,
+            closed_pipe: true,
+        }
+    }
+
+    pub fn is_closed_pipe(&self) -> bool {
+        self.closed_pipe
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> CliError {

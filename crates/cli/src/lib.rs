@@ -5,9 +5,11 @@ mod commands;
 mod context;
 mod error;
 pub mod render;
+mod terminal;
 
 use std::process::ExitCode;
 
+use crate::terminal::errln;
 use clap::Parser;
 
 pub use args::Cli;
@@ -19,14 +21,16 @@ pub fn main_entry() -> ExitCode {
     let json = cli.global.json;
     let code = match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
+        // 128 + SIGPIPE: what the shell shows for `yes | head -1`; nothing to say.
+        Err(e) if e.is_closed_pipe() => ExitCode::from(141),
         Err(e) => {
             if json {
-                eprintln!(
+                errln!(
                     "{}",
                     serde_json::json!({"v": 1, "type": "error", "message": e.message, "hint": e.hint})
                 );
             } else {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
             }
             ExitCode::from(1)
         }
@@ -41,7 +45,7 @@ pub fn main_entry() -> ExitCode {
 fn report_peak_rss() {
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
         if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-            eprintln!("fedstack: peak RSS {}", kb.trim());
+            errln!("fedstack: peak RSS {}", kb.trim());
         }
     }
 }

@@ -331,22 +331,6 @@ fn long_dependency_chain_does_not_overflow() {
     );
 }
 
-/// `cargo test --release -p fedstack-core --test stack_examples -- --ignored`
-#[test]
-#[ignore = "timing: run in release mode"]
-fn big_stack_loads_fast_in_release() {
-    let text = generate_big_stack();
-    let mut best = std::time::Duration::MAX;
-    for _ in 0..5 {
-        let t = std::time::Instant::now();
-        let s = load_stack("big.yaml", &text);
-        best = best.min(t.elapsed());
-        assert!(s.is_ok());
-    }
-    println!("{} bytes: best of 5 loads took {best:?}", text.len());
-    assert!(best < std::time::Duration::from_millis(100), "{best:?}");
-}
-
 /// The YAML examples of STACK_FILE.md: the first is a whole stack; the others are one
 /// top-level section each and together form another.
 #[test]

@@ -88,7 +88,8 @@ pub async fn refresh(
 
     let global = Arc::new(Semaphore::new(settings.parallelism.max(1)));
     let mut per_cloud: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let mut tasks: JoinSet<(Address, Result<Option<Observed>, ProviderError>)> = JoinSet::new();
+    type Read = (Address, String, Result<Option<Observed>, ProviderError>);
+    let mut tasks: JoinSet<Read> = JoinSet::new();
     let count = specs.len();
     for (address, (cloud, spec)) in specs {
         let provider: SharedProvider =
@@ -119,7 +120,7 @@ pub async fn refresh(
                 None => None,
             };
             let r = retry.run(|| provider.read(&spec), |_, _, _| {}).await;
-            (address, r)
+            (address, cloud, r)
         });
     }
 
@@ -127,13 +128,16 @@ pub async fn refresh(
     let mut failures = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((a, Ok(Some(o)))) => {
+            Ok((a, _, Ok(Some(o)))) => {
                 observations.insert(a, Observation::Present(to_observation(o)));
             }
-            Ok((a, Ok(None))) => {
+            Ok((a, _, Ok(None))) => {
                 observations.insert(a, Observation::Absent);
             }
-            Ok((a, Err(e))) => failures.push(format!("{a}: {e}")),
+            Ok((a, cloud, Err(e))) => failures.push(format!(
+                "{a}: {}",
+                crate::apply::describe(&e, &a, Some(&cloud), &a.name)
+            )),
             Err(e) => failures.push(format!("a read task failed: {e}")),
         }
     }

@@ -50,18 +50,19 @@ impl RetryPolicy {
         loop {
             match call().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.class.is_retryable() && attempt < self.max_attempts => {
+                Err(e)
+                    if e.is_retryable()
+                        && attempt < e.class.attempts_allowed(self.max_attempts) =>
+                {
                     let d = self.delay(attempt, e.retry_after);
                     on_retry(attempt, &e, d);
                     tokio::time::sleep(d).await;
                     attempt += 1;
                 }
-                Err(mut e) => {
-                    if e.class.is_retryable() {
-                        e.message = format!("{} (gave up after {attempt} attempts)", e.message);
-                    }
-                    return Err(e);
-                }
+                // Retryable but out of attempts here; an error a provider already gave
+                // up on keeps its own count and is not retried a second time.
+                Err(e) if e.is_retryable() => return Err(e.gave_up(attempt)),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -105,6 +106,56 @@ mod tests {
             .expect_err("fails")
             .message
             .contains("gave up after 3 attempts"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_error_a_provider_gave_up_on_is_not_retried_again() {
+        let p = RetryPolicy::default();
+        let calls = Cell::new(0);
+        let r: Result<(), _> = p
+            .run(
+                || {
+                    calls.set(calls.get() + 1);
+                    async {
+                        Err(
+                            ProviderError::new(ErrorClass::Transient, "CreateRole: timed out")
+                                .gave_up(8),
+                        )
+                    }
+                },
+                |_, _, _| {},
+            )
+            .await;
+        assert_eq!(calls.get(), 1);
+        assert_eq!(
+            r.expect_err("fails").message,
+            "CreateRole: timed out (gave up after 8 attempts)"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unreachable_endpoint_is_tried_only_briefly() {
+        let p = RetryPolicy::default();
+        let calls = Cell::new(0);
+        let r: Result<(), _> = p
+            .run(
+                || {
+                    calls.set(calls.get() + 1);
+                    async {
+                        Err(ProviderError::new(
+                            ErrorClass::Unreachable,
+                            "connection refused",
+                        ))
+                    }
+                },
+                |_, _, _| {},
+            )
+            .await;
+        assert_eq!(calls.get(), fedstack_provider::UNREACHABLE_ATTEMPTS);
+        assert_eq!(
+            r.expect_err("fails").gave_up_after,
+            Some(fedstack_provider::UNREACHABLE_ATTEMPTS)
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -2,8 +2,9 @@
 //! of 127.0.0.1, behind a small recording proxy.
 //!
 //! - [`Moto::start`] finds `moto_server` (`FEDSTACK_MOTO_SERVER`, else `.venv-moto/` of
-//!   the workspace, else `PATH`), starts it, waits until it answers, and returns `None`
-//!   when it is not installed (tests then skip with one message; CI installs it).
+//!   the workspace, else `PATH`), starts it and waits until it answers. When it is not
+//!   installed that is an error saying how to get it: tests fail, they never skip
+//!   (`make test` installs it first).
 //! - The proxy ([`Moto::endpoint`]) forwards every request and records its AWS
 //!   operation ([`Moto::calls`], [`Moto::count`], [`Moto::writes`]): how tests and the
 //!   benchmark count `ChangeResourceRecordSets` calls or prove a re-apply writes nothing.
@@ -21,7 +22,7 @@ use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -85,8 +86,8 @@ impl std::fmt::Debug for Moto {
     }
 }
 
-/// Why tests skip (they print `skipping: ` and this).
-pub const NOT_INSTALLED: &str = "moto's server is not installed (hint: `.ci/run` installs it into .venv-moto/; or pip install 'moto[server]' and set FEDSTACK_MOTO_SERVER)";
+/// What a test that needs moto says when it is missing.
+pub const NOT_INSTALLED: &str = "moto's server is not installed (hint: `make test` installs it into .venv-moto/ first; or `make peers`; or set FEDSTACK_MOTO_SERVER to a moto_server)";
 
 /// Where `moto_server` is, if anywhere.
 pub fn server_path() -> Option<PathBuf> {
@@ -106,20 +107,40 @@ pub fn server_path() -> Option<PathBuf> {
     })
 }
 
+/// Notes in `FEDSTACK_PEER_LOG` (when set; `make test` sets it) that the running test
+/// uses a real peer, so the suite's closing line can count the tests that ran against
+/// real peers. One line: `<peer> <test binary> <test name>` (libtest names each test's
+/// thread after the test).
+pub fn record_peer_use(peer: &str) {
+    let Some(path) = std::env::var_os("FEDSTACK_PEER_LOG") else {
+        return;
+    };
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        // One write of one short line: appends from parallel tests do not interleave.
+        let _ = f.write_all(format!("{peer} {exe} {test}\n").as_bytes());
+    }
+}
+
 fn free_port() -> std::io::Result<u16> {
     Ok(StdListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 impl Moto {
-    /// Starts moto and the proxy; `Ok(None)` when moto is not installed.
-    /// With `FEDSTACK_REQUIRE_MOTO` set (CI), a missing moto is an error.
-    pub fn start() -> Result<Option<Moto>, String> {
+    /// Starts moto and the proxy; an error saying how to install moto when it is missing.
+    pub fn start() -> Result<Moto, String> {
         let Some(server) = server_path() else {
-            if std::env::var_os("FEDSTACK_REQUIRE_MOTO").is_some() {
-                return Err(format!("FEDSTACK_REQUIRE_MOTO is set but {NOT_INSTALLED}"));
-            }
-            return Ok(None);
+            return Err(NOT_INSTALLED.to_string());
         };
+        record_peer_use("moto");
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
         let log = std::env::var_os("FEDSTACK_MOTO_LOG").and_then(|p| {
             std::fs::OpenOptions::new()
@@ -153,8 +174,8 @@ impl Moto {
             shared: Arc::new(Mutex::new(Shared::default())),
             _runtime: std::thread::spawn(|| {}),
         };
-        // Wait until moto answers (importing moto takes a second or two).
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Wait until moto answers (importing moto takes a second or two); no time
+        // limit: moto exiting is the failure.
         loop {
             if m.raw_request("GET", "/moto-api/", "").is_ok() {
                 break;
@@ -163,9 +184,6 @@ impl Moto {
                 return Err(format!(
                     "moto_server exited at start ({status}); set FEDSTACK_MOTO_LOG=FILE to see why"
                 ));
-            }
-            if Instant::now() > deadline {
-                return Err("moto_server did not answer within 60s".into());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -198,7 +216,7 @@ impl Moto {
                 }
             });
         });
-        Ok(Some(m))
+        Ok(m)
     }
 
     /// The proxy's URL: give this to fedstack (`endpoint_url`, `AWS_ENDPOINT_URL`).

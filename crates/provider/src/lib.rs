@@ -66,6 +66,10 @@ pub enum ErrorClass {
     Throttled,
     /// A passing failure (5xx, connection reset, operation in progress): retry.
     Transient,
+    /// Nothing answers at the endpoint (connection refused): retried only briefly
+    /// ([`UNREACHABLE_ATTEMPTS`]), because a wrong `endpoint_url` or a stopped emulator
+    /// does not fix itself while we back off.
+    Unreachable,
     /// The object already exists (a create raced or a crash left it).
     AlreadyExists,
     /// The object does not exist.
@@ -78,9 +82,24 @@ pub enum ErrorClass {
     Permanent,
 }
 
+/// Attempts in all for an [`ErrorClass::Unreachable`] error, whatever a retry policy allows.
+pub const UNREACHABLE_ATTEMPTS: u32 = 3;
+
 impl ErrorClass {
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorClass::Throttled | ErrorClass::Transient)
+        matches!(
+            self,
+            ErrorClass::Throttled | ErrorClass::Transient | ErrorClass::Unreachable
+        )
+    }
+
+    /// Attempts in all that a retry loop allowing `max_attempts` gives this class.
+    pub fn attempts_allowed(self, max_attempts: u32) -> u32 {
+        match self {
+            ErrorClass::Unreachable => max_attempts.min(UNREACHABLE_ATTEMPTS),
+            _ if self.is_retryable() => max_attempts,
+            _ => 1,
+        }
     }
 }
 
@@ -92,6 +111,10 @@ pub struct ProviderError {
     pub message: String,
     /// What the cloud asked us to wait before retrying, if it said.
     pub retry_after: Option<Duration>,
+    /// Set by the retry loop that gave up on this error: how many attempts it made.
+    /// Such an error is not retried again by an outer loop (the engine's), so a call
+    /// is never retried in two layers and the message says "gave up" once.
+    pub gave_up_after: Option<u32>,
 }
 
 impl ProviderError {
@@ -100,7 +123,22 @@ impl ProviderError {
             class,
             message: message.into(),
             retry_after: None,
+            gave_up_after: None,
         }
+    }
+
+    /// Whether a retry loop may try again: a retryable class no loop has given up on.
+    pub fn is_retryable(&self) -> bool {
+        self.class.is_retryable() && self.gave_up_after.is_none()
+    }
+
+    /// Marks the error as given up after `attempts` (once; later calls keep the first).
+    pub fn gave_up(mut self, attempts: u32) -> ProviderError {
+        if self.gave_up_after.is_none() {
+            self.gave_up_after = Some(attempts);
+            self.message = format!("{} (gave up after {attempts} attempts)", self.message);
+        }
+        self
     }
 }
 
@@ -237,5 +275,34 @@ pub type SharedProvider = Arc<dyn Provider>;
 impl fmt::Debug for dyn Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Provider({})", self.provider_type())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn giving_up_is_said_once_and_stops_outer_retries() {
+        let e = ProviderError::new(ErrorClass::Transient, "CreateRole: timed out");
+        assert!(e.is_retryable());
+        let e = e.gave_up(8).gave_up(8);
+        assert_eq!(
+            e.message,
+            "CreateRole: timed out (gave up after 8 attempts)"
+        );
+        assert_eq!(e.gave_up_after, Some(8));
+        assert!(!e.is_retryable());
+    }
+
+    #[test]
+    fn unreachable_endpoints_get_few_attempts() {
+        assert_eq!(
+            ErrorClass::Unreachable.attempts_allowed(8),
+            UNREACHABLE_ATTEMPTS
+        );
+        assert_eq!(ErrorClass::Unreachable.attempts_allowed(2), 2);
+        assert_eq!(ErrorClass::Throttled.attempts_allowed(8), 8);
+        assert_eq!(ErrorClass::Invalid.attempts_allowed(8), 1);
     }
 }

@@ -1,6 +1,6 @@
 //! `apply` and `destroy`: lock, refresh, plan, confirm, execute, compact.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::sync::{Arc, Mutex};
 
 use fedstack_core::plan::{Plan, PlanMode};
@@ -10,12 +10,14 @@ use fedstack_core::value::Known;
 use fedstack_engine::events::Event;
 use fedstack_engine::{apply, ApplyReport, EventSink, StateSink, StopSignal};
 use fedstack_state::StateWriter;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::args::{ApplyArgs, DestroyArgs, RunArgs};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::render::plan::{render_plan, value};
-use crate::render::progress::{HumanProgress, JsonProgress};
+use crate::render::progress::{ClosedOutput, HumanProgress, JsonProgress};
+use crate::terminal::{out, outln};
 
 pub fn run_apply(ctx: &Context, a: ApplyArgs) -> Result<u8, CliError> {
     let saved = match &a.plan_file {
@@ -104,7 +106,7 @@ fn execute(
     let rt = super::runtime()?;
     let stack = ctx.stack()?;
     let backend = ctx.backend(&stack.name);
-    let lock = backend.lock("apply", run.lock.lock_timeout)?;
+    let lock = ctx.lock(&backend, "apply", run.lock.lock_timeout)?;
     for note in &lock.notes {
         ctx.warn(note);
     }
@@ -117,11 +119,11 @@ fn execute(
     let (plan, from_file) = make_plan(&rt, &stack, &writer, &providers, &settings)?;
 
     if !ctx.json {
-        print!("{}", render_plan(&plan, ctx.style));
+        out!("{}", render_plan(&plan, ctx.style))?;
     }
     if !plan.has_changes() {
         if ctx.json {
-            println!(
+            outln!(
                 "{}",
                 fedstack_engine::events::to_json_line(&Event::ApplyDone {
                     counts: Default::default(),
@@ -132,9 +134,9 @@ fn execute(
                     elapsed_ms: 0,
                     interrupted: false,
                 })
-            );
+            )?;
         } else if plan.mode == PlanMode::Apply {
-            print_outputs(ctx, &plan, writer.snapshot());
+            print_outputs(ctx, &plan, writer.snapshot())?;
         }
         if plan.mode == PlanMode::Apply {
             drop_stale_overrides(&stack, &mut writer)?;
@@ -146,19 +148,27 @@ fn execute(
         confirm(plan.mode)?;
     }
 
+    let stop = StopSignal::default();
+    let on_closed = ClosedOutput::new(stop.clone());
     let events: Arc<dyn EventSink> = if ctx.json {
-        Arc::new(JsonProgress)
+        Arc::new(JsonProgress {
+            on_closed: on_closed.clone(),
+        })
     } else {
-        Arc::new(HumanProgress { style: ctx.style })
+        Arc::new(HumanProgress {
+            style: ctx.style,
+            on_closed: on_closed.clone(),
+        })
     };
     if !ctx.json {
-        println!();
+        outln!()?;
     }
     let writer = Arc::new(Mutex::new(writer));
     let sink = Box::new(SharedWriter(writer.clone()));
-    let stop = StopSignal::default();
     let report = rt.block_on(async {
-        let watcher = tokio::spawn(watch_interrupts(stop.clone(), events.clone()));
+        let interrupts = signal(SignalKind::interrupt())
+            .map_err(|e| CliError::new(format!("cannot listen for Ctrl-C: {e}")))?;
+        let watcher = tokio::spawn(watch_interrupts(interrupts, stop.clone(), events.clone()));
         let snapshot = writer
             .lock()
             .map(|w| w.snapshot().clone())
@@ -174,8 +184,8 @@ fn execute(
         )
         .await;
         watcher.abort();
-        report
-    });
+        Ok::<_, CliError>(report)
+    })?;
     let finished = finish(&rt, &providers);
     let mut writer = writer.lock().unwrap_or_else(|p| p.into_inner());
     if report.ok() && plan.mode == PlanMode::Apply {
@@ -183,9 +193,15 @@ fn execute(
     }
     writer.compact()?;
     finished?;
-    print_report(ctx, &plan, &report);
+    if on_closed.closed() {
+        // The reader went away: everything is recorded; end as a closed pipe.
+        drop(writer);
+        lock.release()?;
+        return Err(CliError::closed_pipe());
+    }
+    print_report(ctx, &plan, &report)?;
     if report.ok() && plan.mode == PlanMode::Apply && !ctx.json {
-        print_outputs(ctx, &plan, writer.snapshot());
+        print_outputs(ctx, &plan, writer.snapshot())?;
     }
     drop(writer);
     lock.release()?;
@@ -232,9 +248,12 @@ fn finish(
 }
 
 /// Ctrl-C once: graceful; twice: immediate.
-async fn watch_interrupts(stop: StopSignal, events: Arc<dyn EventSink>) {
+/// `interrupts` is one listener for the whole run, installed before the first call
+/// starts: a Ctrl-C that arrives while the previous one is handled is kept, not lost
+/// between two `ctrl_c()` futures.
+async fn watch_interrupts(mut interrupts: Signal, stop: StopSignal, events: Arc<dyn EventSink>) {
     loop {
-        if tokio::signal::ctrl_c().await.is_err() {
+        if interrupts.recv().await.is_none() {
             return;
         }
         if stop.escalate() == fedstack_engine::Stop::Graceful {
@@ -256,8 +275,8 @@ fn confirm(mode: PlanMode) -> Result<(), CliError> {
         ))
         .hint("review the plan above, then re-run with --auto-approve"));
     }
-    print!("\nDo you want to {verb}? Only 'yes' will be accepted: ");
-    let _ = std::io::stdout().flush();
+    out!("\nDo you want to {verb}? Only 'yes' will be accepted: ")?;
+    crate::terminal::flush()?;
     let mut answer = String::new();
     std::io::stdin()
         .lock()
@@ -276,9 +295,9 @@ fn confirm(mode: PlanMode) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_report(ctx: &Context, plan: &Plan, r: &ApplyReport) {
+fn print_report(ctx: &Context, plan: &Plan, r: &ApplyReport) -> Result<(), CliError> {
     if ctx.json {
-        return;
+        return Ok(());
     }
     let s = &ctx.style;
     let c = &r.counts;
@@ -296,34 +315,34 @@ fn print_report(ctx: &Context, plan: &Plan, r: &ApplyReport) {
     if c.forgotten > 0 {
         counts.push_str(&format!(", {} forgotten", c.forgotten));
     }
-    println!();
+    outln!()?;
     if !r.failures.is_empty() {
-        println!(
+        outln!(
             "{}",
             s.red(&s.bold(&format!("{} failed:", plural(r.failures.len(), "resource"))))
-        );
+        )?;
         for f in &r.failures {
-            println!("  {}: {}", f.address, f.error);
+            outln!("  {}: {}", f.address, f.error)?;
         }
     }
     if !r.skipped.is_empty() {
-        println!(
+        outln!(
             "{}",
             s.yellow(&format!(
                 "{} not changed because something they depend on failed.",
                 plural(r.skipped.len(), "resource")
             ))
-        );
+        )?;
     }
     if r.interrupted {
-        println!(
+        outln!(
             "{}",
             s.yellow(&format!(
                 "Interrupted: {} not started, {} stopped in flight. Every finished result is recorded; run the same command again to continue.",
                 plural(r.not_started.len(), "change"),
                 r.abandoned.len()
             ))
-        );
+        )?;
     }
     let verb = if plan.mode == PlanMode::Destroy {
         "Destroy"
@@ -339,13 +358,14 @@ fn print_report(ctx: &Context, plan: &Plan, r: &ApplyReport) {
             r.skipped.len()
         )))
     };
-    println!(
+    outln!(
         "{line} {}",
         s.dim(&format!(
             "({})",
             crate::render::elapsed(r.elapsed.as_millis() as u64)
         ))
-    );
+    )?;
+    Ok(())
 }
 
 fn plural(n: usize, what: &str) -> String {
@@ -357,11 +377,15 @@ fn plural(n: usize, what: &str) -> String {
 }
 
 /// `Outputs:` after a successful apply.
-fn print_outputs(ctx: &Context, plan: &Plan, state: &fedstack_core::state::StateSnapshot) {
+fn print_outputs(
+    ctx: &Context,
+    plan: &Plan,
+    state: &fedstack_core::state::StateSnapshot,
+) -> Result<(), CliError> {
     if plan.outputs.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("\nOutputs:\n");
+    outln!("\nOutputs:\n")?;
     for (name, o) in &plan.outputs {
         let shown = if o.sensitive {
             "<sensitive>".to_string()
@@ -371,8 +395,9 @@ fn print_outputs(ctx: &Context, plan: &Plan, state: &fedstack_core::state::State
                 Known::Unknown => ctx.style.dim("(not known yet)"),
             }
         };
-        println!("{name} = {shown}");
+        outln!("{name} = {shown}")?;
     }
+    Ok(())
 }
 
 /// The state writer, shared between the engine's writer thread and the command.

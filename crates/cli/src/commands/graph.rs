@@ -4,6 +4,7 @@ use fedstack_core::graph::DependencyGraph;
 
 use crate::context::Context;
 use crate::error::CliError;
+use crate::terminal::out;
 
 pub fn run(ctx: &Context) -> Result<u8, CliError> {
     let stack = ctx.stack()?;
@@ -23,6 +24,6 @@ pub fn run(ctx: &Context) -> Result<u8, CliError> {
             )
         })
         .collect();
-    print!("{}", graph.to_dot(&labels));
+    out!("{}", graph.to_dot(&labels))?;
     Ok(0)
 }

@@ -9,6 +9,7 @@ use fedstack_provider::ResourceSpec;
 use crate::args::ImportArgs;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::terminal::outln;
 
 pub fn run(ctx: &Context, a: ImportArgs) -> Result<u8, CliError> {
     let rt = super::runtime()?;
@@ -26,7 +27,7 @@ pub fn run(ctx: &Context, a: ImportArgs) -> Result<u8, CliError> {
         )));
     };
     let backend = ctx.backend(&stack.name);
-    let lock = backend.lock("import", a.lock.lock_timeout)?;
+    let lock = ctx.lock(&backend, "import", a.lock.lock_timeout)?;
     let (mut writer, _) = backend.open_writer(&lock)?;
     if writer.snapshot().resources.contains_key(&address) {
         return Err(
@@ -80,6 +81,6 @@ pub fn run(ctx: &Context, a: ImportArgs) -> Result<u8, CliError> {
     }))])?;
     writer.compact()?;
     lock.release()?;
-    println!("{address}: imported. Run `fedstack plan` to see how it differs from the stack.");
+    outln!("{address}: imported. Run `fedstack plan` to see how it differs from the stack.")?;
     Ok(0)
 }

@@ -10,6 +10,7 @@ use fedstack_provider::Progress;
 use crate::args::JoinArgs;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::terminal::{errln, outln};
 
 fn kube_err(e: KubeError) -> CliError {
     CliError::new(e.to_string())
@@ -24,7 +25,7 @@ struct StderrProgress {
 impl Progress for StderrProgress {
     fn status(&self, message: &str) {
         if !self.quiet {
-            eprintln!("{}: {message}", self.prefix);
+            errln!("{}: {message}", self.prefix);
         }
     }
 }
@@ -93,7 +94,7 @@ pub fn run_join(ctx: &Context, a: JoinArgs) -> Result<u8, CliError> {
         }
         let n = j.names();
         if ctx.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({
                     "v": 1, "type": "joined", "member": j.member, "host": j.host,
@@ -101,9 +102,9 @@ pub fn run_join(ctx: &Context, a: JoinArgs) -> Result<u8, CliError> {
                     "service_account": n.service_account, "host_secret": n.host_secret,
                     "scope": m.scope.as_str(),
                 })
-            );
+            )?;
         } else {
-            println!(
+            outln!(
                 "Joined {} to kubefed host {}: KubeFedCluster {}/{} -> {} (ServiceAccount {}, scope {}).",
                 j.member,
                 j.host,
@@ -112,7 +113,7 @@ pub fn run_join(ctx: &Context, a: JoinArgs) -> Result<u8, CliError> {
                 j.api_endpoint,
                 n.service_account,
                 m.scope.as_str()
-            );
+            )?;
         }
         Ok(0)
     })
@@ -129,12 +130,12 @@ pub fn run_unjoin(ctx: &Context, a: JoinArgs) -> Result<u8, CliError> {
             .await
             .map_err(kube_err)?;
         if ctx.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"v": 1, "type": "unjoined", "member": j.member, "host": j.host, "namespace": j.namespace})
-            );
+            )?;
         } else {
-            println!("Unjoined {} from kubefed host {}.", j.member, j.host);
+            outln!("Unjoined {} from kubefed host {}.", j.member, j.host)?;
         }
         Ok(0)
     })

@@ -12,6 +12,7 @@ use fedstack_provider::ResourceSpec;
 
 use crate::context::{io_reason, Context};
 use crate::error::CliError;
+use crate::terminal::{errln, out};
 
 pub fn run(
     ctx: &Context,
@@ -85,7 +86,7 @@ pub fn run(
         .map(|r| r.address.name.as_str().to_string());
     let text = fedstack_kube::render_kubeconfig(&entries, host.as_deref());
     match out {
-        None => print!("{text}"),
+        None => out!("{text}")?,
         Some(path) => {
             write_private(path, &text).map_err(|e| {
                 CliError::new(format!(
@@ -95,7 +96,7 @@ pub fn run(
                 ))
             })?;
             if !ctx.json {
-                eprintln!(
+                errln!(
                     "Wrote a kubeconfig with {} context(s) to {} (contexts: {}).",
                     entries.len(),
                     path.display(),

@@ -37,12 +37,10 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::State(c) => state::run(&ctx, c),
         Command::Sim(c) => sim::run(&ctx, c),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "fedstack",
-                &mut std::io::stdout(),
-            );
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "fedstack", &mut script);
+            crate::terminal::out_bytes(&script)?;
             Ok(0)
         }
     }

@@ -6,6 +6,7 @@ use crate::args::OutputArgs;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::render::plan::value;
+use crate::terminal::outln;
 
 /// An output's value from the recorded state.
 pub(crate) fn resolve(e: &Expr, state: &StateSnapshot) -> Known {
@@ -65,14 +66,14 @@ pub fn run(ctx: &Context, a: OutputArgs) -> Result<u8, CliError> {
                 .hint("run `fedstack apply` first"));
         }
         match (a.raw, v) {
-            (true, Value::String(s)) => println!("{s}"),
-            _ if ctx.json => println!("{v}"),
-            _ => println!("{}", value(v)),
+            (true, Value::String(s)) => outln!("{s}")?,
+            _ if ctx.json => outln!("{v}")?,
+            _ => outln!("{}", value(v))?,
         }
         return Ok(0);
     }
     if ctx.json {
-        println!("{}", Value::Object(values));
+        outln!("{}", Value::Object(values))?;
     } else {
         for (name, entry) in &values {
             let shown = if entry["sensitive"].as_bool().unwrap_or(false) {
@@ -82,7 +83,7 @@ pub fn run(ctx: &Context, a: OutputArgs) -> Result<u8, CliError> {
             } else {
                 value(&entry["value"])
             };
-            println!("{name} = {shown}");
+            outln!("{name} = {shown}")?;
         }
     }
     Ok(0)

@@ -11,6 +11,7 @@ use crate::args::{PlanArgs, Selection};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::render::plan::render_plan;
+use crate::terminal::{out, outln};
 
 /// What to plan, from any command's flags.
 pub(crate) fn options(selection: &Selection, replace: &[String], destroy: bool) -> PlanOptions {
@@ -59,26 +60,26 @@ pub fn run(ctx: &Context, a: PlanArgs) -> Result<u8, CliError> {
         save(out, &plan)?;
     }
     if ctx.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&plan)
                 .map_err(|e| CliError::new(format!("cannot encode the plan: {e}")))?
-        );
+        )?;
     } else {
-        print!("{}", render_plan(&plan, ctx.style));
+        out!("{}", render_plan(&plan, ctx.style))?;
         if let Some(out) = &a.out {
-            println!(
+            outln!(
                 "\nSaved the plan to {}. To apply exactly these changes: fedstack apply {}",
                 out.display(),
                 out.display()
-            );
+            )?;
         }
         if !a.opts.refresh {
-            println!(
+            outln!(
                 "{}",
                 ctx.style
                     .dim("(--refresh=false: compared with the recorded state only)")
-            );
+            )?;
         }
     }
     let code = match (a.detailed_exitcode, plan.has_changes()) {

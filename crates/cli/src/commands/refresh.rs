@@ -7,12 +7,13 @@ use fedstack_engine::events::NoEvents;
 use crate::args::LockArgs;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::terminal::outln;
 
 pub fn run(ctx: &Context, a: LockArgs) -> Result<u8, CliError> {
     let rt = super::runtime()?;
     let stack = ctx.stack()?;
     let backend = ctx.backend(&stack.name);
-    let lock = backend.lock("refresh", a.lock_timeout)?;
+    let lock = ctx.lock(&backend, "refresh", a.lock_timeout)?;
     let (mut writer, warnings) = backend.open_writer(&lock)?;
     for w in &warnings {
         ctx.warn(w);
@@ -85,13 +86,13 @@ pub fn run(ctx: &Context, a: LockArgs) -> Result<u8, CliError> {
     }
     writer.compact()?;
     for l in &lines {
-        println!("{l}");
+        outln!("{l}")?;
     }
-    println!(
+    outln!(
         "Refreshed {} resources; {n} recorded change{}.",
         observed.len(),
         if n == 1 { "" } else { "s" }
-    );
+    )?;
     lock.release()?;
     Ok(0)
 }

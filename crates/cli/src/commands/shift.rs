@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 use crate::args::ShiftArgs;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::terminal::outln;
 
 /// One target of the weighted record.
 struct Target {
@@ -383,12 +384,14 @@ impl Shifter<'_> {
         }
     }
 
+    /// A progress line. Best effort: a shift under way finishes (or rolls back) even
+    /// when its reader has gone; the closing line then ends the command as a closed pipe.
     fn say(&self, line: &str, event: Value) {
-        if self.ctx.json {
-            println!("{event}");
+        let _ = if self.ctx.json {
+            outln!("{event}")
         } else {
-            println!("{line}");
-        }
+            outln!("{line}")
+        };
     }
 }
 
@@ -405,30 +408,30 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
         let steps = weight_steps(&start, to, a.step)
             .map_err(|e| CliError::new(format!("cannot shift {fqdn} to {to_name}: {e}")))?;
         if ctx.json {
-            println!(
+            outln!(
                 "{}",
                 json!({"record": fqdn, "to": to_name, "targets": targets.iter().map(|t| &t.set_id).collect::<Vec<_>>(),
                        "start": start, "steps": steps, "interval_ms": a.interval.as_millis() as u64})
-            );
+            )?;
             return Ok(0);
         }
-        println!(
+        outln!(
             "Shift of {fqdn} to {to_name} in {} step(s), {} apart (dry run: nothing changes):",
             steps.len(),
             humantime::format_duration(a.interval)
-        );
-        println!("  start     {}", row(&targets, &start));
+        )?;
+        outln!("  start     {}", row(&targets, &start))?;
         for (i, w) in steps.iter().enumerate() {
-            println!("  step {:<4} {}", i + 1, row(&targets, w));
+            outln!("  step {:<4} {}", i + 1, row(&targets, w))?;
         }
         match &targets[to].health_check {
-            Some(h) => println!("Between steps: {h} must be healthy, else back to the start."),
-            None => println!(
+            Some(h) => outln!("Between steps: {h} must be healthy, else back to the start.")?,
+            None => outln!(
                 "{}",
                 style.yellow(&format!(
                     "Target {to_name} has no health check: nothing would stop a bad shift."
                 ))
-            ),
+            )?,
         }
         return Ok(0);
     }
@@ -441,7 +444,7 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
     }
     let rt = super::runtime()?;
     let backend = ctx.backend(&stack.name);
-    let lock = backend.lock("shift", a.lock.lock_timeout)?;
+    let lock = ctx.lock(&backend, "shift", a.lock.lock_timeout)?;
     let (writer, warnings) = backend.open_writer(&lock)?;
     for w in &warnings {
         ctx.warn(w);
@@ -464,12 +467,12 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
     };
     let targets = &shifter.targets;
     if !ctx.json {
-        println!(
+        outln!(
             "Shifting {fqdn} to {to_name} in {} step(s), {} apart:",
             steps.len(),
             humantime::format_duration(a.interval)
-        );
-        println!("  start     {}", row(targets, &start));
+        )?;
+        outln!("  start     {}", row(targets, &start))?;
     }
 
     let mut failure: Option<String> = None;
@@ -505,26 +508,26 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
     let result = match failure {
         None => {
             if !ctx.json {
-                println!(
+                outln!(
                     "{}",
                     style.green(&style.bold(&format!(
                         "Shift complete: all traffic of {fqdn} on {to_name}."
                     )))
-                );
+                )?;
                 let stack_row: Vec<i64> = targets.iter().map(|t| t.stack_weight).collect();
                 let last = steps.last().cloned().unwrap_or_default();
                 if stack_row != last {
-                    println!(
+                    outln!(
                         "The stack still says {}; fedstack keeps the shifted weights in the state (no drift) until those weights change in the stack. To make them permanent, write {} there.",
                         prose(targets, &stack_row),
                         prose(targets, &last)
-                    );
+                    )?;
                 }
             } else {
-                println!(
+                outln!(
                     "{}",
                     json!({"type": "shift_done", "record": fqdn, "to": to_name})
-                );
+                )?;
             }
             Ok(0)
         }

@@ -3,6 +3,7 @@
 use crate::args::SimCommand;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::terminal::outln;
 
 pub fn run(ctx: &Context, c: SimCommand) -> Result<u8, CliError> {
     match c {
@@ -13,28 +14,31 @@ pub fn run(ctx: &Context, c: SimCommand) -> Result<u8, CliError> {
                     .iter()
                     .map(|o| serde_json::json!({"address": o.address, "account": o.account, "flavor": o.flavor, "status": o.status, "attrs": o.attrs}))
                     .collect();
-                println!("{}", serde_json::Value::Array(list));
+                outln!("{}", serde_json::Value::Array(list))?;
                 return Ok(0);
             }
             if objects.is_empty() {
-                println!(
+                outln!(
                     "The simulated clouds under {} are empty.",
                     ctx.state_dir.display()
-                );
+                )?;
                 return Ok(0);
             }
             let w = objects.iter().map(|o| o.address.len()).max().unwrap_or(0);
             for o in &objects {
-                println!(
+                outln!(
                     "{:w$}  {:10} {:6} {}",
-                    o.address, o.account, o.flavor, o.status
-                );
+                    o.address,
+                    o.account,
+                    o.flavor,
+                    o.status
+                )?;
             }
             Ok(0)
         }
         SimCommand::Delete { address } => {
             fedstack_provider_sim::delete(&ctx.state_dir, &address)?;
-            println!("Deleted {address} from the simulated cloud.");
+            outln!("Deleted {address} from the simulated cloud.")?;
             Ok(0)
         }
         SimCommand::Set {
@@ -46,7 +50,7 @@ pub fn run(ctx: &Context, c: SimCommand) -> Result<u8, CliError> {
                     .hint("e.g. fedstack sim set cluster.a kubernetes_version=1.30"));
             };
             fedstack_provider_sim::set(&ctx.state_dir, &address, key, value)?;
-            println!("Set {key} on {address} in the simulated cloud.");
+            outln!("Set {key} on {address} in the simulated cloud.")?;
             Ok(0)
         }
     }

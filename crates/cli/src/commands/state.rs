@@ -6,6 +6,7 @@ use fedstack_core::state::StateChange;
 use crate::args::StateCommand;
 use crate::context::Context;
 use crate::error::CliError;
+use crate::terminal::outln;
 
 pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
     let stack = ctx.stack()?;
@@ -20,24 +21,24 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
                     .filter(|a| matches(a))
                     .map(|a| a.to_string())
                     .collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"v": 1, "serial": state.serial, "resources": list, "pending": state.intents.keys().map(|a| a.to_string()).collect::<Vec<_>>()})
-                );
+                )?;
                 return Ok(0);
             }
             for a in state.resources.keys().filter(|a| matches(a)) {
-                println!("{a}");
+                outln!("{a}")?;
             }
             for (a, i) in &state.intents {
                 if matches(a) && !state.resources.contains_key(a) {
-                    println!(
+                    outln!(
                         "{a} {}",
                         ctx.style.yellow(
                             &format!("(pending {:?} from an interrupted run)", i.operation)
                                 .to_lowercase()
                         )
-                    );
+                    )?;
                 }
             }
             Ok(0)
@@ -54,12 +55,12 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
             } else {
                 serde_json::to_string_pretty(r)
             };
-            println!("{}", text.map_err(|e| CliError::new(e.to_string()))?);
+            outln!("{}", text.map_err(|e| CliError::new(e.to_string()))?)?;
             Ok(0)
         }
         StateCommand::Rm { addresses, lock } => {
             let backend = ctx.backend(&stack.name);
-            let guard = backend.lock("state rm", lock.lock_timeout)?;
+            let guard = ctx.lock(&backend, "state rm", lock.lock_timeout)?;
             let (mut writer, _) = backend.open_writer(&guard)?;
             let mut changes = Vec::new();
             for a in &addresses {
@@ -75,16 +76,19 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
             writer.compact()?;
             guard.release()?;
             for a in &addresses {
-                println!("Removed {a} from the state (the cloud resource, if any, is left alone).");
+                outln!("Removed {a} from the state (the cloud resource, if any, is left alone).")?;
             }
             Ok(0)
         }
         StateCommand::Unlock { id } => {
             let info = ctx.backend(&stack.name).unlock(&id)?;
-            println!(
+            outln!(
                 "Removed the lock {} held by pid {} on {} ({}).",
-                info.id, info.pid, info.host, info.operation
-            );
+                info.id,
+                info.pid,
+                info.host,
+                info.operation
+            )?;
             Ok(0)
         }
     }

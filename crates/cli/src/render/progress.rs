@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use fedstack_engine::events::{to_json_line, Event};
-use fedstack_engine::EventSink;
+use fedstack_engine::{EventSink, Stop, StopSignal};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::elapsed;
 use super::style::Style;
@@ -62,26 +64,63 @@ pub fn human_line(event: &Event, style: Style) -> Option<String> {
     })
 }
 
-/// Prints events for people.
+/// Prints events for people. When the reader of standard output goes away
+/// (`fedstack apply | head`), the run stops as after one Ctrl-C: nothing new starts,
+/// calls in flight finish and are recorded.
 pub struct HumanProgress {
     pub style: Style,
+    pub on_closed: Arc<ClosedOutput>,
 }
 
 impl EventSink for HumanProgress {
     fn emit(&self, event: Event) {
         if let Some(line) = human_line(&event, self.style) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
+            let r = writeln!(std::io::stdout().lock(), "{line}");
+            self.on_closed.check(r);
         }
     }
 }
 
-/// Prints one JSON event per line.
-pub struct JsonProgress;
+/// Prints one JSON event per line; stops the run like [`HumanProgress`].
+pub struct JsonProgress {
+    pub on_closed: Arc<ClosedOutput>,
+}
 
 impl EventSink for JsonProgress {
     fn emit(&self, event: Event) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", to_json_line(&event));
+        let r = writeln!(std::io::stdout().lock(), "{}", to_json_line(&event));
+        self.on_closed.check(r);
+    }
+}
+
+/// What a progress sink does when its reader has gone: ask once for a graceful stop,
+/// and remember it so the command ends as a closed pipe (exit 141).
+pub struct ClosedOutput {
+    stop: StopSignal,
+    asked: AtomicBool,
+}
+
+impl ClosedOutput {
+    pub fn new(stop: StopSignal) -> Arc<ClosedOutput> {
+        Arc::new(ClosedOutput {
+            stop,
+            asked: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the reader of standard output went away during the run.
+    pub fn closed(&self) -> bool {
+        self.asked.load(Ordering::SeqCst)
+    }
+
+    fn check(&self, written: std::io::Result<()>) {
+        if let Err(e) = written {
+            if e.kind() == std::io::ErrorKind::BrokenPipe
+                && !self.asked.swap(true, Ordering::SeqCst)
+                && self.stop.current() == Stop::Run
+            {
+                self.stop.escalate();
+            }
+        }
     }
 }

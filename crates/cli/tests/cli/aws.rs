@@ -3,29 +3,28 @@
 //! checked by reading the emulator back and by counting the API calls that went to it.
 //!
 //! Each test starts its own moto (`fedstack_moto`), on a free port; without moto
-//! installed they skip with one message (`.ci/run` installs it, so CI never skips).
+//! installed they fail saying how to get it (`make test` installs it first).
 
 use fedstack_moto::{Inventory, Moto};
 
 use crate::common::{repo, Env};
 
-fn moto() -> Option<Moto> {
-    match Moto::start() {
-        Ok(Some(m)) => Some(m),
-        Ok(None) => {
-            eprintln!("skipping: {}", fedstack_moto::NOT_INSTALLED);
-            None
-        }
-        Err(e) => panic!("cannot start moto: {e}"),
-    }
+/// moto's server; the test fails, saying how to get it, when it is not installed.
+fn moto() -> Moto {
+    Moto::start().unwrap_or_else(|e| panic!("cannot start moto: {e}"))
 }
 
 /// `stacks/aws-local.yaml` pointed at `moto`, with `edit` applied to its text.
 fn env(moto: &Moto, edit: impl Fn(String) -> String) -> Env {
+    env_at(&moto.endpoint(), edit)
+}
+
+/// `stacks/aws-local.yaml` pointed at `endpoint`, with `edit` applied to its text.
+fn env_at(endpoint: &str, edit: impl Fn(String) -> String) -> Env {
     let text =
         std::fs::read_to_string(repo().join("stacks/aws-local.yaml")).expect("aws-local.yaml");
     assert!(text.contains("http://127.0.0.1:5000"));
-    let text = edit(text.replace("http://127.0.0.1:5000", &moto.endpoint()));
+    let text = edit(text.replace("http://127.0.0.1:5000", endpoint));
     let mut env = Env::with_stack(&text);
     let home = env.path().join("home");
     env.var("AWS_ACCESS_KEY_ID", "test")
@@ -78,7 +77,7 @@ fn all_records() -> Vec<String> {
 
 #[test]
 fn aws_local_applies_reapplies_changes_shifts_and_destroys() {
-    let Some(moto) = moto() else { return };
+    let moto = moto();
     let env = env(&moto, |t| t);
 
     // ----- apply: everything, read back from the emulator ------------------------
@@ -292,7 +291,7 @@ fn without_green(text: String) -> String {
 
 #[test]
 fn removing_a_cluster_deletes_its_node_groups_then_the_cluster_and_its_dns() {
-    let Some(moto) = moto() else { return };
+    let moto = moto();
     let env = env(&moto, |t| t);
     env.apply();
     env.write_stack(&without_green(env.read_stack()));
@@ -349,4 +348,28 @@ fn removing_a_cluster_deletes_its_node_groups_then_the_cluster_and_its_dns() {
     );
     assert_eq!(records.len(), all_records().len() - 6);
     env.run(&["plan", "--detailed-exitcode"]).code(0);
+}
+
+#[test]
+fn an_endpoint_that_refuses_connections_fails_after_few_attempts_and_says_so_once() {
+    // A port nothing listens on (a typo in endpoint_url, a stopped emulator).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let env = env_at(&format!("http://127.0.0.1:{port}"), |t| t);
+    let r = env.run(&["apply", "--auto-approve"]).code(1).clean();
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains(
+            "the endpoint refused the connection (gave up after 3 attempts) (hint: check `endpoint_url` of cloud `aws`, and that the service there is running)"
+        ),
+        "{all}"
+    );
+    for line in all.lines() {
+        assert!(
+            line.matches("gave up after").count() <= 1,
+            "said twice: {line}"
+        );
+    }
 }

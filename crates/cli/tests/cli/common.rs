@@ -1,7 +1,9 @@
 //! Helpers for CLI tests: each test runs the real binary in its own temp dir.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fedstack");
 
@@ -65,6 +67,7 @@ impl Env {
             .env("NO_COLOR", "1")
             .env_remove("FEDSTACK_SIM_FAIL")
             .env_remove("FEDSTACK_SIM_THROTTLE")
+            .env_remove("FEDSTACK_SIM_HOLD")
             .stdin(Stdio::null());
         for (k, v) in &self.vars {
             c.env(k, v);
@@ -83,6 +86,91 @@ impl Env {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn fedstack")
+    }
+
+    /// Starts `fedstack args` with its output read line by line as it comes.
+    pub fn start(&self, args: &[&str]) -> Started {
+        let mut child = self.spawn(args);
+        let (tx, lines) = mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        let tx_out = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx_out.send((Stream::Out, line));
+            }
+        });
+        let err = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send((Stream::Err, line));
+            }
+        });
+        Started {
+            child,
+            lines,
+            stdout: String::new(),
+            stderr: String::new(),
+            args: args.join(" "),
+        }
+    }
+
+    /// Drops a variable set with [`Env::var`].
+    pub fn unset(&mut self, k: &str) -> &mut Env {
+        self.vars.retain(|(key, _)| key != k);
+        self
+    }
+
+    /// Where the sim's held calls announce themselves (`FEDSTACK_SIM_HOLD`).
+    pub fn held_dir(&self) -> PathBuf {
+        self.path().join("state/.sim/held")
+    }
+
+    /// The calls held in flight now (marker names, e.g. `create-cluster.gke-sydney`).
+    pub fn held(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.held_dir())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// Waits until a call whose marker starts with `prefix` is held by `run`. No time
+    /// limit: the process exiting first is the failure.
+    pub fn wait_held(&self, run: &mut Started, prefix: &str) -> String {
+        loop {
+            if let Some(h) = self.held().into_iter().find(|h| h.starts_with(prefix)) {
+                return h;
+            }
+            run.drain();
+            if let Ok(Some(status)) = run.child.try_wait() {
+                run.drain();
+                panic!(
+                    "`fedstack {}` exited ({status}) before holding a `{prefix}` call\nstdout:\n{}\nstderr:\n{}",
+                    run.args, run.stdout, run.stderr
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Lets every held call go, and any held later, until `run` exits.
+    pub fn release_until_exit(&self, run: Started) -> Run {
+        let mut run = run;
+        loop {
+            for h in self.held() {
+                let _ = std::fs::remove_file(self.held_dir().join(h));
+            }
+            if let Ok(Some(_)) = run.child.try_wait() {
+                return run.finish();
+            }
+            run.drain();
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     /// `fedstack apply --auto-approve`, which must succeed.
@@ -201,5 +289,83 @@ impl Run {
             );
         }
         self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Out,
+    Err,
+}
+
+/// A running `fedstack`, its output collected as it comes ([`Env::start`]).
+pub struct Started {
+    pub child: Child,
+    lines: mpsc::Receiver<(Stream, String)>,
+    pub stdout: String,
+    pub stderr: String,
+    pub args: String,
+}
+
+impl Started {
+    fn take(&mut self, (stream, line): (Stream, String)) -> String {
+        let buf = match stream {
+            Stream::Out => &mut self.stdout,
+            Stream::Err => &mut self.stderr,
+        };
+        buf.push_str(&line);
+        buf.push('\n');
+        line
+    }
+
+    /// Collects what has arrived so far.
+    pub fn drain(&mut self) {
+        while let Ok(l) = self.lines.try_recv() {
+            self.take(l);
+        }
+    }
+
+    /// Waits until a line of `stream` contains `needle`; returns it. No time limit:
+    /// the process closing its output first is the failure.
+    pub fn wait_line(&mut self, stream: Stream, needle: &str) -> String {
+        loop {
+            match self.lines.recv() {
+                Ok(l) => {
+                    let s = l.0;
+                    let line = self.take(l);
+                    if s == stream && line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "`fedstack {}` ended without printing `{needle}`\nstdout:\n{}\nstderr:\n{}",
+                    self.args, self.stdout, self.stderr
+                ),
+            }
+        }
+    }
+
+    /// Sends SIGINT (Ctrl-C).
+    pub fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill -INT");
+        assert!(status.success());
+    }
+
+    /// Waits for the exit and the rest of the output.
+    pub fn finish(mut self) -> Run {
+        let status = self.child.wait().expect("wait");
+        // The reader threads end when the pipes close.
+        while let Ok(l) = self.lines.recv() {
+            self.take(l);
+        }
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout,
+            stderr: self.stderr,
+            args: self.args,
+        }
     }
 }

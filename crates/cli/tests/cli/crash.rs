@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{Env, Run};
+use crate::common::{Env, Run, Stream};
 
 /// Starts `args`, kills it with SIGKILL after `after`, returns whether it was still running.
 fn kill_after(env: &Env, args: &[&str], after: Duration) -> bool {
@@ -89,19 +89,16 @@ fn kill_9_during_apply_and_destroy_never_orphans_or_duplicates() {
 
 #[test]
 fn ctrl_c_finishes_calls_in_flight_and_records_them() {
-    let env = Env::multicloud(0.06);
+    let mut env = Env::multicloud(0.06);
     let declared = env.declared_addresses();
-    let child = env.spawn(&["apply", "--auto-approve"]);
-    std::thread::sleep(Duration::from_millis(500));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(status.success());
-    let out = child.wait_with_output().expect("wait");
-    let r = Run::from(out, &["apply"]);
-    assert_eq!(r.code, 130, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("Interrupt received"), "{}", r.stdout);
+    // The cluster creates are held in flight until this test lets them go.
+    env.var("FEDSTACK_SIM_HOLD", "cluster.*:create");
+    let mut run = env.start(&["apply", "--auto-approve"]);
+    env.wait_held(&mut run, "create-cluster.");
+    run.interrupt();
+    run.wait_line(Stream::Out, "Interrupt received");
+    // Only now do the calls in flight return: the run waited for them.
+    let r = env.release_until_exit(run).code(130).clean();
     assert!(
         r.stdout.contains("not started (interrupted)"),
         "{}",
@@ -113,34 +110,31 @@ fn ctrl_c_finishes_calls_in_flight_and_records_them() {
     );
     // Everything that finished is recorded; nothing is pending; the rest follows.
     assert!(env.state_pending().is_empty(), "{:?}", env.state_pending());
-    assert_eq!(env.sim_addresses(), env.state_addresses());
+    let sim = env.sim_addresses();
+    assert!(sim.iter().any(|a| a.starts_with("cluster.")), "{sim:?}");
+    assert_eq!(sim, env.state_addresses());
+    env.unset("FEDSTACK_SIM_HOLD");
     check_converged(&env, &declared);
 }
 
 #[test]
 fn second_ctrl_c_stops_at_once_and_the_next_run_adopts_what_was_in_flight() {
-    let env = Env::multicloud(0.2);
+    let mut env = Env::multicloud(0.2);
     let declared = env.declared_addresses();
-    let child = env.spawn(&["apply", "--auto-approve"]);
-    // Clusters take seconds at this scale: both interrupts land while they are in flight.
-    std::thread::sleep(Duration::from_millis(800));
-    let pid = child.id().to_string();
-    for _ in 0..2 {
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill -INT");
-        assert!(status.success());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let started = std::time::Instant::now();
-    let out = child.wait_with_output().expect("wait");
+    env.var("FEDSTACK_SIM_HOLD", "cluster.*:create");
+    let mut run = env.start(&["apply", "--auto-approve"]);
+    let held = env.wait_held(&mut run, "create-cluster.");
+    run.interrupt();
+    run.wait_line(Stream::Out, "Interrupt received");
+    run.interrupt();
+    // The held call has not returned (its marker is still there), yet the run ends:
+    // the second Ctrl-C does not wait for calls in flight.
+    let r = run.finish().code(130).clean();
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "the second Ctrl-C must not wait for calls in flight"
+        env.held().contains(&held),
+        "the held call must still be in flight: {:?}",
+        env.held()
     );
-    let r = Run::from(out, &["apply"]);
-    assert_eq!(r.code, 130, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("Second interrupt"), "{}", r.stdout);
     // The clusters were being created: their intents are recorded, and refresh adopts them.
     let pending = env.state_pending();
@@ -148,6 +142,7 @@ fn second_ctrl_c_stops_at_once_and_the_next_run_adopts_what_was_in_flight() {
         pending.iter().any(|a| a.starts_with("cluster.")),
         "{pending:?}"
     );
+    env.unset("FEDSTACK_SIM_HOLD");
     let refreshed = env.run(&["refresh"]).success();
     assert!(
         refreshed.stdout.contains("adopted from an interrupted run"),

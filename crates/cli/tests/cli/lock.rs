@@ -1,27 +1,17 @@
 //! One writer per stack.
 
-use std::time::{Duration, Instant};
-
-use crate::common::{Env, Run};
+use crate::common::{Env, Stream};
 
 #[test]
 fn second_apply_fails_at_once_naming_the_holder_then_waits_with_timeout() {
-    // Slow enough that the first apply is still running when the second starts.
-    let env = Env::multicloud(0.05);
-    let first = env.spawn(&["apply", "--auto-approve"]);
-    let lock = env.path().join("state/multicloud-sim/lock.json");
-    let started = Instant::now();
-    while !lock.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the first apply never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let t = Instant::now();
+    let mut env = Env::multicloud(0.05);
+    // The first apply holds the lock for as long as its cluster creates are held.
+    env.var("FEDSTACK_SIM_HOLD", "cluster.*:create");
+    let mut first = env.start(&["apply", "--auto-approve"]);
+    env.wait_held(&mut first, "create-cluster.");
+    let pid = first.child.id().to_string();
+    // No --lock-timeout: fails at once (if it waited, it would wait for a held call).
     let second = env.run(&["apply", "--auto-approve"]).code(1).clean();
-    assert!(t.elapsed() < Duration::from_secs(5), "must fail at once");
-    let pid = first.id().to_string();
     assert!(
         second
             .stderr
@@ -36,14 +26,16 @@ fn second_apply_fails_at_once_naming_the_holder_then_waits_with_timeout() {
         second.stderr
     );
 
-    // With a timeout, the second waits for the first and then finds nothing to do.
-    let waited = env
-        .run(&["apply", "--auto-approve", "--lock-timeout", "60s"])
-        .success();
+    // With a timeout, the second says it waits, waits for the first, then has nothing to do.
+    let mut waiting = env.start(&["apply", "--auto-approve", "--lock-timeout", "1h"]);
+    let line = waiting.wait_line(Stream::Err, "waiting up to 1h for the state lock");
+    assert!(
+        line.contains(&format!("held by pid {pid} on host ")),
+        "{line}"
+    );
+    env.release_until_exit(first).success();
+    let waited = waiting.finish().success();
     assert!(waited.stdout.contains("No changes."), "{}", waited.stdout);
-    let out = first.wait_with_output().expect("first apply");
-    let first = Run::from(out, &["apply"]);
-    first.success();
 }
 
 #[test]

@@ -11,5 +11,6 @@ mod drift;
 mod errors;
 mod flow;
 mod lock;
+mod pipe;
 mod plan_output;
 mod shift;

@@ -2,8 +2,8 @@
 //! kube-controller-manager from `scripts/kube-testenv build`), driven through the real
 //! `fedstack` binary in a temp dir and checked with kube-rs.
 //!
-//! When the binaries are absent these tests skip with one message, unless
-//! `FEDSTACK_REQUIRE_TESTENV=1` (CI) makes that a failure.
+//! When the binaries are absent these tests fail with one line saying how to build them
+//! (`make test` builds them before it runs the suite); they never skip.
 
 #![allow(dead_code)]
 
@@ -12,7 +12,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -35,32 +34,24 @@ use serde_json::{json, Value};
 const NS: &str = "kube-federation-system";
 const HOST: &str = "local-a";
 
-/// The test bed's binaries, or `None` (and one message) when they are not built.
-fn testenv() -> Option<PathBuf> {
-    static NOTE: Once = Once::new();
+/// The test bed's binaries. Missing binaries fail the test, saying how to get them.
+fn testenv() -> PathBuf {
     let dir = std::env::var("FEDSTACK_KUBE_BIN_DIR")
         .ok()
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .or_else(fedstack_provider_local::testenv_bin_dir)?;
-    match fedstack_provider_local::check_binaries(&dir) {
-        Ok(()) => Some(dir),
-        Err(missing) => {
-            if std::env::var_os("FEDSTACK_REQUIRE_TESTENV").is_some() {
-                panic!(
-                    "FEDSTACK_REQUIRE_TESTENV is set but {} has no {missing}: run scripts/kube-testenv build",
-                    dir.display()
-                );
-            }
-            NOTE.call_once(|| {
-                eprintln!(
-                    "skipping local control-plane tests: no Kubernetes binaries in {} (run scripts/kube-testenv build)",
-                    dir.display()
-                )
-            });
-            None
-        }
+        .or_else(fedstack_provider_local::testenv_bin_dir)
+        .unwrap_or_else(|| {
+            panic!("HOME is not set: cannot find the test bed (hint: set FEDSTACK_KUBE_BIN_DIR)")
+        });
+    if let Err(missing) = fedstack_provider_local::check_binaries(&dir) {
+        panic!(
+            "no Kubernetes binaries for the local control-plane tests: {} has no {missing} (hint: `make test` builds them first; or run scripts/kube-testenv build)",
+            dir.display()
+        );
     }
+    fedstack_moto::record_peer_use("kube-apiserver");
+    dir
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -448,9 +439,7 @@ impl Drop for Cleanup {
 
 #[test]
 fn multicluster_local_end_to_end() {
-    if testenv().is_none() {
-        return;
-    }
+    testenv();
     let env = Env::with_stack(&stack_text());
     let state = env.path().join("state");
     let _cleanup = Cleanup(state.canonicalize().unwrap_or(state.clone()));
@@ -669,17 +658,13 @@ fn multicluster_local_end_to_end() {
             .expect("get")
             .is_none());
         // Its namespace goes too (the namespace controller finishes the deletion).
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Waits on the event itself, with no time limit.
         while Api::<Namespace>::all(c.clone())
             .get_opt(NS)
             .await
             .expect("get")
             .is_some()
         {
-            assert!(
-                Instant::now() < deadline,
-                "namespace {NS} of local-c is never deleted"
-            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let host = client(&kc, HOST).await;
@@ -817,9 +802,7 @@ fn missing_binaries_are_one_clear_error() {
 
 #[test]
 fn kubernetes_version_must_match_the_binaries() {
-    if testenv().is_none() {
-        return;
-    }
+    testenv();
     let env = Env::with_stack(
         "name: t\nclouds:\n  l: { provider: local }\nclusters:\n  a:\n    cloud: l\n    region: local\n    kubernetes_version: \"1.31\"\n",
     );
@@ -834,9 +817,7 @@ fn kubernetes_version_must_match_the_binaries() {
 
 #[test]
 fn killed_mid_create_is_adopted_without_duplicates() {
-    if testenv().is_none() {
-        return;
-    }
+    testenv();
     let env = Env::with_stack(
         "name: solo\nclouds:\n  l: { provider: local }\nclusters:\n  solo:\n    cloud: l\n    region: local\n    kubernetes_version: \"1.36\"\n",
     );
@@ -845,13 +826,11 @@ fn killed_mid_create_is_adopted_without_duplicates() {
     let pids = state.join(".local/solo/pids.json");
     let mut child = env.spawn(&["apply", "--auto-approve"]);
     // Kill fedstack once etcd runs and before the control plane is ready.
-    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let text = std::fs::read_to_string(&pids).unwrap_or_default();
         if text.contains("\"etcd\"") && !text.contains("kube-controller-manager") {
             break;
         }
-        assert!(Instant::now() < deadline, "etcd never started");
         assert!(
             child.try_wait().expect("wait").is_none(),
             "apply ended early"

@@ -245,7 +245,12 @@ impl StepContext {
                                 }])
                                 .await;
                         }
-                        Err(describe(&e, address, change))
+                        Err(describe(
+                            &e,
+                            address,
+                            change.cloud.as_deref(),
+                            &change.cloud_name,
+                        ))
                     }
                 }
             }
@@ -260,7 +265,9 @@ impl StepContext {
                         retry("update"),
                     )
                     .await
-                    .map_err(|e| describe(&e, address, change))?;
+                    .map_err(|e| {
+                        describe(&e, address, change.cloud.as_deref(), &change.cloud_name)
+                    })?;
                 self.put(change, &spec, o).await
             }
             StepAction::Adopt => {
@@ -270,7 +277,9 @@ impl StepContext {
                     .retry
                     .run(|| provider.wait_ready(&spec, progress), retry("adopt"))
                     .await
-                    .map_err(|e| describe(&e, address, change))?;
+                    .map_err(|e| {
+                        describe(&e, address, change.cloud.as_deref(), &change.cloud_name)
+                    })?;
                 let changed = changed_attributes(&spec.attrs, Some(&o.attrs));
                 if !changed.is_empty() {
                     o = self
@@ -281,7 +290,9 @@ impl StepContext {
                             retry("update"),
                         )
                         .await
-                        .map_err(|e| describe(&e, address, change))?;
+                        .map_err(|e| {
+                            describe(&e, address, change.cloud.as_deref(), &change.cloud_name)
+                        })?;
                 }
                 self.put(change, &spec, o).await
             }
@@ -291,7 +302,9 @@ impl StepContext {
                     .retry
                     .run(|| provider.delete(&spec, progress), retry("delete"))
                     .await
-                    .map_err(|e| describe(&e, address, change))?;
+                    .map_err(|e| {
+                        describe(&e, address, change.cloud.as_deref(), &change.cloud_name)
+                    })?;
                 self.record(vec![StateChange::Remove {
                     address: address.clone(),
                 }])
@@ -406,15 +419,25 @@ impl StepContext {
     }
 }
 
-fn describe(e: &ProviderError, address: &Address, change: &Change) -> String {
+/// An error as the user reads it: the provider's message and a hint where the class
+/// says what to do.
+pub(crate) fn describe(
+    e: &ProviderError,
+    address: &Address,
+    cloud: Option<&str>,
+    cloud_name: &str,
+) -> String {
+    let cloud = cloud.unwrap_or("-");
     match e.class {
         ErrorClass::AlreadyExists => format!(
-            "{} (hint: it exists in cloud `{}` but not in the state; `fedstack import {address} {}` adopts it)",
+            "{} (hint: it exists in cloud `{cloud}` but not in the state; `fedstack import {address} {cloud_name}` adopts it)",
             e.message,
-            change.cloud.as_deref().unwrap_or("-"),
-            change.cloud_name
         ),
-        ErrorClass::Denied => format!("{} (hint: check the credentials of cloud `{}`)", e.message, change.cloud.as_deref().unwrap_or("-")),
+        ErrorClass::Denied => format!("{} (hint: check the credentials of cloud `{cloud}`)", e.message),
+        ErrorClass::Unreachable => format!(
+            "{} (hint: check `endpoint_url` of cloud `{cloud}`, and that the service there is running)",
+            e.message,
+        ),
         _ => e.message.clone(),
     }
 }

@@ -7,6 +7,8 @@
 //! so the provider can merge their calls (1,000 Route 53 records in one request).
 
 mod exec;
+
+pub(crate) use exec::describe;
 mod steps;
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};

@@ -3,6 +3,7 @@
 //! | class | AWS error codes (any service) |
 //! |---|---|
 //! | `Throttled` | `Throttling`, `ThrottlingException`, `RequestLimitExceeded`, `TooManyRequestsException`, `PriorRequestNotComplete` (Route 53 still applying the zone's previous change), ... |
+//! | `Unreachable` | connection refused: nothing listens at the endpoint (a typo in `endpoint_url`, a stopped emulator); tried 3 times, not 8 |
 //! | `Transient` | HTTP 5xx, `InternalError`, `ServiceUnavailable`, `DependencyViolation` (EC2: an ENI EKS left is still going away), `HealthCheckInUse`, `ConcurrentModification`; connection failures and timeouts |
 //! | `NotFound` | `*NotFound`, `*.NotFound`, `NoSuch*`, `ResourceNotFoundException` |
 //! | `AlreadyExists` | `*AlreadyExists*`, `EntityAlreadyExists`, `ResourceInUseException` on a create |
@@ -131,6 +132,10 @@ where
         SdkError::TimeoutError(_) => {
             ProviderError::new(ErrorClass::Transient, format!("{op}: timed out"))
         }
+        SdkError::DispatchFailure(_) if connection_refused(&e) => ProviderError::new(
+            ErrorClass::Unreachable,
+            format!("{op}: the endpoint refused the connection"),
+        ),
         SdkError::DispatchFailure(_) => ProviderError::new(
             ErrorClass::Transient,
             format!("{op}: could not reach the endpoint: {}", source_text(&e)),
@@ -158,6 +163,21 @@ where
         }
         _ => ProviderError::new(ErrorClass::Transient, format!("{op}: {}", source_text(&e))),
     }
+}
+
+/// Whether an I/O error somewhere in the chain is a refused connection: nothing
+/// listens at the endpoint.
+fn connection_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// The chain of sources of an error, as one line.
@@ -189,16 +209,14 @@ where
     loop {
         match call().await {
             Ok(v) => return Ok(v),
-            Err(e) if e.class.is_retryable() && attempt < retry.max_attempts => {
+            Err(e)
+                if e.is_retryable() && attempt < e.class.attempts_allowed(retry.max_attempts) =>
+            {
                 tokio::time::sleep(retry.delay(attempt)).await;
                 attempt += 1;
             }
-            Err(mut e) => {
-                if e.class.is_retryable() {
-                    e.message = format!("{} (gave up after {attempt} attempts)", e.message);
-                }
-                return Err(e);
-            }
+            Err(e) if e.is_retryable() => return Err(e.gave_up(attempt)),
+            Err(e) => return Err(e),
         }
     }
 }

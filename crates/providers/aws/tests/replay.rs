@@ -1,13 +1,19 @@
-//! What moto can't show, replayed through the SDK's own test client
-//! (`StaticReplayClient`): Route 53 PENDING -> INSYNC, throttling then success, EKS
+//! What moto can't show, replayed through a scripted HTTP client (`Replay`, below): each
+//! call must be the expected method and path, and gets the scripted answer. Route 53 PENDING -> INSYNC, throttling then success, EKS
 //! CREATING -> ACTIVE and CREATING -> FAILED, a version upgrade followed through
 //! `DescribeUpdate`, and the kubeconfig credentials of a cluster.
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use base64::Engine as _;
 use fedstack_core::value::Values;
@@ -66,32 +72,100 @@ fn spec(address: &str, attrs: Value) -> ResourceSpec {
     }
 }
 
+/// One scripted exchange: the call expected (method and path; the query is not
+/// compared) and the answer to it.
+struct ReplayEvent {
+    method: String,
+    path: String,
+    status: u16,
+    body: String,
+}
+
 fn event(method: &str, uri: &str, status: u16, body: &str) -> ReplayEvent {
-    ReplayEvent::new(
-        http::Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(SdkBody::empty())
-            .expect("request"),
-        http::Response::builder()
-            .status(status)
-            .body(SdkBody::from(body.to_string()))
-            .expect("response"),
-    )
+    ReplayEvent {
+        method: method.to_string(),
+        path: path_of(uri).to_string(),
+        status,
+        body: body.to_string(),
+    }
+}
+
+fn path_of(uri: &str) -> &str {
+    uri.split('?').next().unwrap_or_default()
+}
+
+/// A scripted HTTP client for the SDK: answers calls in order, records what was called.
+#[derive(Clone, Debug, Default)]
+struct StaticReplayClient {
+    state: Arc<Mutex<ReplayState>>,
+}
+
+#[derive(Debug, Default)]
+struct ReplayState {
+    script: VecDeque<(String, String, u16, String)>,
+    called: Vec<(String, String)>,
+}
+
+impl StaticReplayClient {
+    fn new(events: Vec<ReplayEvent>) -> StaticReplayClient {
+        let client = StaticReplayClient::default();
+        client.lock().script = events
+            .into_iter()
+            .map(|e| (e.method, e.path, e.status, e.body))
+            .collect();
+        client
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReplayState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `METHOD path` of every call made, in order.
+    fn called(&self) -> Vec<String> {
+        self.lock()
+            .called
+            .iter()
+            .map(|(m, p)| format!("{m} {p}"))
+            .collect()
+    }
+}
+
+impl HttpConnector for StaticReplayClient {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let method = request.method().to_string();
+        let path = path_of(request.uri()).to_string();
+        let mut s = self.lock();
+        s.called.push((method.clone(), path.clone()));
+        let answer = match s.script.pop_front() {
+            None => Err(format!(
+                "unexpected call {method} {path}: the script is done"
+            )),
+            Some((m, p, _, _)) if m != method || p != path => Err(format!(
+                "call {method} {path} where the script expects {m} {p}"
+            )),
+            Some((_, _, status, body)) => http::Response::builder()
+                .status(status)
+                .body(SdkBody::from(body))
+                .map_err(|e| e.to_string())
+                .and_then(|r| HttpResponse::try_from(r).map_err(|e| e.to_string())),
+        };
+        HttpConnectorFuture::ready(answer.map_err(|e| ConnectorError::other(e.into(), None)))
+    }
+}
+
+impl HttpClient for StaticReplayClient {
+    fn http_connector(
+        &self,
+        _settings: &HttpConnectorSettings,
+        _components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(self.clone())
+    }
 }
 
 /// The paths the provider called, in order.
 fn paths(replay: &StaticReplayClient) -> Vec<String> {
-    replay
-        .actual_requests()
-        .map(|r| {
-            format!(
-                "{} {}",
-                r.method(),
-                r.uri().split('?').next().unwrap_or_default()
-            )
-        })
-        .collect()
+    replay.called()
 }
 
 const R53: &str = "https://route53.amazonaws.com/2013-04-01";

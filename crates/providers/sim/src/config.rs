@@ -72,6 +72,7 @@ impl FailRule {
 /// | variable | meaning |
 /// |---|---|
 /// | `FEDSTACK_SIM_FAIL` | comma-separated address patterns (`*` wildcards), each with an optional `:create`, `:read`, `:update` or `:delete` suffix: matching calls fail with a permanent "injected failure" |
+/// | `FEDSTACK_SIM_HOLD` | patterns as for `FEDSTACK_SIM_FAIL`: a matching call, once the cloud has accepted it, creates `<state_dir>/.sim/held/<op>-<address>` and waits until that file is removed (tests hold calls in flight; see `hold.rs`) |
 /// | `FEDSTACK_SIM_THROTTLE` | fraction 0..1 of create/update/delete calls that fail with `Throttled` ("Rate exceeded") before doing anything |
 /// | `FEDSTACK_SIM_EXTRA_LATENCY` | a duration (`250ms`, `2s`, or seconds) added to every call |
 /// | `FEDSTACK_SIM_LATENCY_SCALE` | a factor applied to every latency (`0.01` runs realistic defaults 100x faster) |
@@ -79,6 +80,8 @@ impl FailRule {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimOptions {
     pub fail: Vec<FailRule>,
+    /// `FEDSTACK_SIM_HOLD`: the same address rules, for calls to hold in flight.
+    pub hold: Vec<FailRule>,
     pub throttle: f64,
     pub extra_latency: Duration,
     pub latency_scale: f64,
@@ -89,6 +92,7 @@ impl Default for SimOptions {
     fn default() -> SimOptions {
         SimOptions {
             fail: Vec::new(),
+            hold: Vec::new(),
             throttle: 0.0,
             extra_latency: Duration::ZERO,
             latency_scale: 1.0,
@@ -99,6 +103,7 @@ impl Default for SimOptions {
 
 impl SimOptions {
     pub const ENV_FAIL: &'static str = "FEDSTACK_SIM_FAIL";
+    pub const ENV_HOLD: &'static str = "FEDSTACK_SIM_HOLD";
     pub const ENV_THROTTLE: &'static str = "FEDSTACK_SIM_THROTTLE";
     pub const ENV_EXTRA_LATENCY: &'static str = "FEDSTACK_SIM_EXTRA_LATENCY";
     pub const ENV_LATENCY_SCALE: &'static str = "FEDSTACK_SIM_LATENCY_SCALE";
@@ -123,6 +128,10 @@ impl SimOptions {
         if let Some(v) = get(Self::ENV_FAIL) {
             o.fail =
                 parse_fail_rules(&v).map_err(|e| invalid(format!("{}: {e}", Self::ENV_FAIL)))?;
+        }
+        if let Some(v) = get(Self::ENV_HOLD) {
+            o.hold =
+                parse_fail_rules(&v).map_err(|e| invalid(format!("{}: {e}", Self::ENV_HOLD)))?;
         }
         if let Some(v) = get(Self::ENV_THROTTLE) {
             o.throttle = match v.parse::<f64>() {
@@ -397,6 +406,7 @@ mod tests {
         let env = |k: &str| match k {
             "FEDSTACK_SIM_FAIL" => Some("cluster.eks-*:create, dns_record.*".to_string()),
             "FEDSTACK_SIM_THROTTLE" => Some("0.25".to_string()),
+            "FEDSTACK_SIM_HOLD" => Some("cluster.*:create".to_string()),
             "FEDSTACK_SIM_EXTRA_LATENCY" => Some("100ms".to_string()),
             "FEDSTACK_SIM_LATENCY_SCALE" => Some("0.01".to_string()),
             _ => None,
@@ -414,6 +424,13 @@ mod tests {
                     operation: None
                 },
             ]
+        );
+        assert_eq!(
+            o.hold,
+            vec![FailRule {
+                pattern: "cluster.*".into(),
+                operation: Some(SimOperation::Create)
+            }]
         );
         assert_eq!(o.throttle, 0.25);
         assert_eq!(o.extra_latency, Duration::from_millis(100));
@@ -436,6 +453,7 @@ mod tests {
             ("FEDSTACK_SIM_THROTTLE", "lots"),
             ("FEDSTACK_SIM_FAIL", "cluster.a:explode"),
             ("FEDSTACK_SIM_FAIL", ":create"),
+            ("FEDSTACK_SIM_HOLD", "cluster.a:wait"),
             ("FEDSTACK_SIM_LATENCY_SCALE", "-1"),
             ("FEDSTACK_SIM_EXTRA_LATENCY", "later"),
         ] {

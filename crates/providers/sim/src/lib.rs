@@ -64,6 +64,7 @@
 mod clock;
 mod config;
 mod errors;
+mod hold;
 mod inspect;
 mod latency;
 mod naming;
@@ -74,6 +75,7 @@ mod world;
 
 pub use config::{FailRule, SimOperation, SimOptions};
 pub use errors::SimError;
+pub use hold::marker as held_marker;
 pub use inspect::{delete, list, set, SimObjectView};
 pub use latency::default_latency;
 pub use provider::SimProvider;

@@ -139,6 +139,21 @@ impl SimProvider {
         Ok(())
     }
 
+    /// `FEDSTACK_SIM_HOLD`: waits here while a test holds this call in flight.
+    async fn maybe_hold(&self, spec: &ResourceSpec, op: SimOperation) -> Result<(), ProviderError> {
+        if self
+            .options
+            .hold
+            .iter()
+            .any(|r| r.matches(&spec.address, op))
+        {
+            let world = self.world_path();
+            let dir = world.parent().unwrap_or(&world).join("held");
+            crate::hold::hold(&dir, &spec.address, op).await?;
+        }
+        Ok(())
+    }
+
     fn key(spec: &ResourceSpec) -> Key {
         (spec.address.kind, spec.cloud_name.clone())
     }
@@ -687,6 +702,7 @@ impl Provider for SimProvider {
             .emulates
             .map_or(Flavor::Gke, |e| e.cluster_flavor());
         clock::sleep_ms(self.latency_ms(spec.address.kind, flavor, SimOperation::Read)).await;
+        self.maybe_hold(spec, SimOperation::Read).await?;
         let key = SimProvider::key(spec);
         let mut w = lock(&self.world);
         let now = now_ms();
@@ -763,6 +779,7 @@ impl Provider for SimProvider {
                 token_generation: 0,
             })?;
         }
+        self.maybe_hold(spec, SimOperation::Create).await?;
         self.await_ready(spec, progress).await
     }
 
@@ -838,6 +855,7 @@ impl Provider for SimProvider {
             obj.ready_at = now + latency;
             w.put(obj)?;
         }
+        self.maybe_hold(spec, SimOperation::Update).await?;
         self.await_ready(spec, progress).await
     }
 
@@ -872,6 +890,7 @@ impl Provider for SimProvider {
                 }
             }
         };
+        self.maybe_hold(spec, SimOperation::Delete).await?;
         progress.status("DELETING");
         loop {
             clock::sleep_until(until).await;

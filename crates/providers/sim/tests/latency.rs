@@ -256,18 +256,15 @@ async fn zero_latency_is_fast_and_registers_no_timers() {
         .map(|i| spec(&format!("data.layer-{i}"), json!({"n": i, "s": "x"})))
         .collect();
     let virtual_start = Instant::now();
-    let wall = std::time::Instant::now();
     for s in &specs {
         p.create(s, &P).await.expect("create");
     }
     for s in &specs {
         assert!(p.read(s).await.expect("read").is_some());
     }
-    let took = wall.elapsed();
-    // With the clock paused, any sleep would have moved virtual time.
+    // With the clock paused, any sleep would have moved virtual time. (How fast this
+    // is on a real clock is `make bench`'s business, not a test's.)
     assert_eq!(virtual_start.elapsed(), Duration::ZERO, "no timer was used");
-    eprintln!("1000 creates + 1000 reads: {took:?}");
-    assert!(took < Duration::from_secs(2), "{took:?}");
     let lines = std::fs::read_to_string(p.world_path())
         .expect("world")
         .lines()
