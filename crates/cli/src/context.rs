@@ -84,24 +84,23 @@ impl Context {
 
     /// A line for the user on standard error that is not a warning.
     pub fn note(&self, message: &str) {
-        if self.json {
-            errln!(
-                "{}",
-                serde_json::json!({"v": 1, "type": "note", "message": message})
-            );
-        } else {
-            errln!("{message}");
-        }
+        self.tell("note", message, "");
     }
 
     pub fn warn(&self, message: &str) {
+        self.tell("warning", message, &self.style.yellow("warning: "));
+    }
+
+    /// One line on standard error: a JSON object of `kind` with `--json`, else `prefix`
+    /// and the message.
+    fn tell(&self, kind: &str, message: &str, prefix: &str) {
         if self.json {
             errln!(
                 "{}",
-                serde_json::json!({"v": 1, "type": "warning", "message": message})
+                serde_json::json!({"v": 1, "type": kind, "message": message})
             );
         } else {
-            errln!("{} {message}", self.style.yellow("warning:"));
+            errln!("{prefix}{message}");
         }
     }
 
