@@ -16,6 +16,12 @@ fn big_stack() -> String {
             "  item-{i:04}:\n    cloud: sim\n    values: {{ text: \"a value long enough to fill a pipe quickly\", index: {i} }}\n"
         ));
     }
+    s.push_str("outputs:\n");
+    for i in 0..1500 {
+        s.push_str(&format!(
+            "  out_{i:04}:\n    value: ${{data.item-{i:04}.text}}\n"
+        ));
+    }
     s
 }
 

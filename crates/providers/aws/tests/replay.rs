@@ -136,18 +136,23 @@ impl HttpConnector for StaticReplayClient {
         let path = path_of(request.uri()).to_string();
         let mut s = self.lock();
         s.called.push((method.clone(), path.clone()));
-        let answer = match s.script.pop_front() {
+        // A call out of script leaves the script as it is, so every retry of it
+        // reports the same mismatch.
+        let answer = match s.script.front() {
             None => Err(format!(
                 "unexpected call {method} {path}: the script is done"
             )),
-            Some((m, p, _, _)) if m != method || p != path => Err(format!(
+            Some((m, p, _, _)) if *m != method || *p != path => Err(format!(
                 "call {method} {path} where the script expects {m} {p}"
             )),
-            Some((_, _, status, body)) => http::Response::builder()
-                .status(status)
-                .body(SdkBody::from(body))
-                .map_err(|e| e.to_string())
-                .and_then(|r| HttpResponse::try_from(r).map_err(|e| e.to_string())),
+            Some(_) => {
+                let (_, _, status, body) = s.script.pop_front().unwrap_or_default();
+                http::Response::builder()
+                    .status(status)
+                    .body(SdkBody::from(body))
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| HttpResponse::try_from(r).map_err(|e| e.to_string()))
+            }
         };
         HttpConnectorFuture::ready(answer.map_err(|e| ConnectorError::other(e.into(), None)))
     }
@@ -208,7 +213,7 @@ async fn a_record_change_waits_from_pending_to_insync() {
         ),
         event(
             "POST",
-            &format!("{R53}/hostedzone/Z1/rrset/"),
+            &format!("{R53}/hostedzone/Z1/rrset"),
             200,
             &change("PENDING"),
         ),
@@ -258,13 +263,13 @@ async fn throttling_and_prior_request_not_complete_are_retried() {
         ),
         event(
             "POST",
-            &format!("{R53}/hostedzone/Z1/rrset/"),
+            &format!("{R53}/hostedzone/Z1/rrset"),
             400,
             &r53_error("Throttling", "Rate exceeded"),
         ),
         event(
             "POST",
-            &format!("{R53}/hostedzone/Z1/rrset/"),
+            &format!("{R53}/hostedzone/Z1/rrset"),
             400,
             &r53_error(
                 "PriorRequestNotComplete",
@@ -273,7 +278,7 @@ async fn throttling_and_prior_request_not_complete_are_retried() {
         ),
         event(
             "POST",
-            &format!("{R53}/hostedzone/Z1/rrset/"),
+            &format!("{R53}/hostedzone/Z1/rrset"),
             200,
             &change("INSYNC"),
         ),
@@ -302,7 +307,7 @@ async fn a_batch_rejected_as_invalid_is_split_until_the_bad_record_is_alone() {
         ),
         event(
             "POST",
-            &format!("{R53}/hostedzone/Z1/rrset/"),
+            &format!("{R53}/hostedzone/Z1/rrset"),
             400,
             &r53_error(
                 "InvalidChangeBatch",
@@ -311,13 +316,13 @@ async fn a_batch_rejected_as_invalid_is_split_until_the_bad_record_is_alone() {
         ),
         event(
             "POST",
-            &format!("{R53}/hostedzone/Z1/rrset/"),
+            &format!("{R53}/hostedzone/Z1/rrset"),
             200,
             &change("INSYNC"),
         ),
         event(
             "POST",
-            &format!("{R53}/hostedzone/Z1/rrset/"),
+            &format!("{R53}/hostedzone/Z1/rrset"),
             400,
             &r53_error(
                 "InvalidChangeBatch",
