@@ -3,9 +3,8 @@
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use fedstack_core::stack::{load_stack, DesiredStack, ProviderType};
+use fedstack_core::stack::{load_stack, DesiredStack};
 use fedstack_core::state::StateSnapshot;
 use fedstack_engine::{EngineSettings, Providers};
 use fedstack_provider::{ProviderContext, SharedProvider};
@@ -49,7 +48,7 @@ impl Context {
                 err
             }
         })?;
-        load_stack(&shown, &text).map_err(|d| CliError::new(d.to_string()))
+        load_stack(&shown, &text, crate::clouds::CLOUDS).map_err(|d| CliError::new(d.to_string()))
     }
 
     pub fn backend(&self, stack: &str) -> LocalBackend {
@@ -131,21 +130,14 @@ impl Context {
             .collect();
         clouds.sort_by_key(|(_, c)| c.span);
         for (name, cloud) in clouds {
-            let provider: SharedProvider = match cloud.provider {
-                ProviderType::Sim => Arc::new(fedstack_provider_sim::SimProvider::new(name, &cloud.settings, &ctx)?),
-                ProviderType::Local => Arc::new(fedstack_provider_local::LocalProvider::new(name, &cloud.settings, &ctx)?),
-                ProviderType::Aws => Arc::new(fedstack_provider_aws::AwsProvider::new(name, &cloud.settings, &ctx)?),
-                other => {
-                    return Err(CliError::new(format!(
-                        "{}:{}:{}: cloud `{name}` uses provider `{}`, which this build of fedstack does not include yet",
-                        stack.file,
-                        cloud.span.line,
-                        cloud.span.column,
-                        other.as_str()
-                    ))
-                    .hint("run the same stack on simulated clouds with `provider: sim` (see stacks/multicloud-sim.yaml)"))
-                }
+            let Some(make) = crate::clouds::maker(&cloud.provider) else {
+                return Err(CliError::new(format!(
+                    "{}:{}:{}: cloud `{name}` uses provider `{}`, which this build of fedstack does not include yet",
+                    stack.file, cloud.span.line, cloud.span.column, cloud.provider
+                ))
+                .hint("run the same stack on simulated clouds with `provider: sim` (see stacks/multicloud-sim.yaml)"));
             };
+            let provider: SharedProvider = make(name, &cloud.settings, &ctx)?;
             providers.insert(name.to_string(), provider);
         }
         Ok(providers)

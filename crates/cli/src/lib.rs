@@ -1,6 +1,7 @@
 //! The `fedstack` command. `main.rs` only calls [`main_entry`].
 
 mod args;
+mod clouds;
 mod commands;
 mod context;
 mod error;

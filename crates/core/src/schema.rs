@@ -1,30 +1,18 @@
 //! What each resource kind lets change in place and what forces a replacement.
 //!
-//! The planner consults this table; providers follow it (an attribute listed here
-//! is one their cloud cannot change on a live object).
+//! The planner consults this table and, per resource, what its cloud's description
+//! adds (`DesiredResource::replace_on`); providers follow both (an attribute listed
+//! there is one their cloud cannot change on a live object).
 
 use crate::address::ResourceKind;
 
 /// Attributes whose change forces delete-then-create, per kind.
 pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
     match kind {
-        // EKS can't move a cluster to other subnets or give it another role.
-        ResourceKind::Cluster => &[
-            "region",
-            "flavor",
-            "network",
-            "role_arn",
-            "subnet_ids",
-            "security_group_ids",
-        ],
-        ResourceKind::NodePool => &[
-            "cluster",
-            "cluster_id",
-            "machine_type",
-            "disk_size_gb",
-            "node_role_arn",
-            "subnet_ids",
-        ],
+        // What no cloud moves: a cluster to another region, a pool to another cluster
+        // or machine type. Each cloud's description adds its own (EKS: subnets, roles).
+        ResourceKind::Cluster => &["region", "flavor"],
+        ResourceKind::NodePool => &["cluster", "cluster_id", "machine_type"],
         ResourceKind::FederationHost => &["cluster", "cluster_id", "namespace", "scope"],
         ResourceKind::FederationMember => {
             &["cluster", "cluster_id", "host", "host_id", "namespace"]
@@ -33,8 +21,8 @@ pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::HealthCheck => &["type", "interval"],
         ResourceKind::DnsRecord => &["zone", "zone_id", "fqdn", "type", "set_id", "routing"],
         ResourceKind::Data => &["replace_triggers"],
-        ResourceKind::Network => &["region", "cidr"],
-        ResourceKind::IamRole => &["service"],
+        // Only clouds make these; their descriptions say what replaces them.
+        ResourceKind::Network | ResourceKind::IamRole => &[],
     }
 }
 

@@ -11,6 +11,8 @@ use fedstack_core::state::{JournalEntry, Override, ResourceState, StateChange, S
 use fedstack_core::value::{Expr, Values};
 use serde_json::{json, Value};
 
+mod common;
+
 fn stack(blue: i64, green: i64) -> DesiredStack {
     let text = format!(
         "
@@ -28,7 +30,7 @@ dns:
         green: {{ address: 192.0.2.2, weight: {green} }}
 "
     );
-    match load_stack("t.yaml", &text) {
+    match load_stack("t.yaml", &text, common::CLOUDS) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     }

@@ -13,10 +13,12 @@ use fedstack_core::state::{Intent, IntentOperation, ResourceState, StateSnapshot
 use fedstack_core::value::Values;
 use serde_json::{json, Value};
 
+mod common;
+
 // ----- helpers ----------------------------------------------------------------------
 
 fn stack(yaml: &str) -> DesiredStack {
-    match load_stack("t.yaml", yaml) {
+    match load_stack("t.yaml", yaml, common::CLOUDS) {
         Ok(s) => s,
         Err(e) => panic!("the test stack should load:\n{e}"),
     }

@@ -7,11 +7,13 @@ use fedstack_core::address::ResourceKind;
 use fedstack_core::stack::{load_stack, DesiredStack, MAX_DIAGNOSTICS};
 use fedstack_core::value::{Expr, TemplatePart};
 
+mod common;
+
 const MULTICLOUD: &str = include_str!("../../../stacks/multicloud.yaml");
 const MULTICLOUD_SIM: &str = include_str!("../../../stacks/multicloud-sim.yaml");
 
 fn load_ok(file: &str, text: &str) -> DesiredStack {
-    match load_stack(file, text) {
+    match load_stack(file, text, common::CLOUDS) {
         Ok(s) => s,
         Err(e) => panic!("{file} should load:\n{e}"),
     }
@@ -165,7 +167,7 @@ impl Rng {
 }
 
 fn check_never_panics(text: &str) {
-    match load_stack("m.yaml", text) {
+    match load_stack("m.yaml", text, common::CLOUDS) {
         Ok(_) => {}
         Err(d) => {
             assert!(!d.0.is_empty());
@@ -315,7 +317,7 @@ fn long_dependency_chain_does_not_overflow() {
         let _ = writeln!(text, "  d{d}: {{ depends_on: [data.d{}] }}", d + 1);
     }
     text.push_str("  d20000: { depends_on: [data.d0] }\n");
-    let e = load_stack("chain.yaml", &text).expect_err("a cycle");
+    let e = load_stack("chain.yaml", &text, common::CLOUDS).expect_err("a cycle");
     assert_eq!(e.0.len(), 1);
     assert!(
         e.0[0]

@@ -29,6 +29,14 @@ use fedstack_provider::{
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+/// Sim clouds, and the clouds they emulate (their clusters take those flavors).
+static CLOUDS: [&dyn fedstack_core::stack::CloudDescription; 4] = [
+    &fedstack_describe_gcp::GCP,
+    &fedstack_describe_aws::AWS,
+    &fedstack_describe_azure::AZURE,
+    &fedstack_describe_sim::SIM,
+];
+
 // ----- keeping the paused clock honest ----------------------------------------------
 
 /// The journal writer is a plain thread, invisible to tokio's paused clock: while a
@@ -381,7 +389,11 @@ impl EventSink for Events {
 // ----- plans and runs ---------------------------------------------------------------
 
 fn stack(yaml: &str) -> DesiredStack {
-    match load_stack("test.yaml", yaml) {
+    match load_stack(
+        "test.yaml",
+        yaml,
+        fedstack_core::stack::Clouds::new(&CLOUDS),
+    ) {
         Ok(s) => s,
         Err(e) => panic!("the test stack should load:\n{e}"),
     }

@@ -18,6 +18,14 @@ use fedstack_provider::{
 };
 use serde_json::Value;
 
+/// Sim clouds, and the clouds they emulate (their clusters take those flavors).
+static CLOUDS: [&dyn fedstack_core::stack::CloudDescription; 4] = [
+    &fedstack_describe_gcp::GCP,
+    &fedstack_describe_aws::AWS,
+    &fedstack_describe_azure::AZURE,
+    &fedstack_describe_sim::SIM,
+];
+
 /// Calls in flight, and the most seen at once, by kind of step.
 #[derive(Default)]
 struct Counters {
@@ -141,7 +149,7 @@ impl StateSink for Memory {
 /// Applies `data` (YAML of the `data:` section) on the fake cloud; returns the counters.
 async fn run(data: &str, parallelism: usize, cloud_limit: Option<usize>) -> Counters {
     let text = format!("name: t\nclouds:\n  fake: {{ provider: sim }}\ndata:\n{data}");
-    let stack = match load_stack("t.yaml", &text) {
+    let stack = match load_stack("t.yaml", &text, fedstack_core::stack::Clouds::new(&CLOUDS)) {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };

@@ -589,7 +589,7 @@ dns:
         green: { cluster: b, weight: 0, health_check: hb }
     www: { targets: { x: { address: 192.0.2.1 } } }
 ";
-        match fedstack_core::stack::load_stack("t.yaml", text) {
+        match fedstack_core::stack::load_stack("t.yaml", text, crate::clouds::CLOUDS) {
             Ok(s) => s,
             Err(e) => panic!("{e}"),
         }

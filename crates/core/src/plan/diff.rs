@@ -499,7 +499,8 @@ fn attr_diff(res: &DesiredResource, name: &str, before: Option<Value>, after: &K
     };
     AttrDiff {
         name: name.to_string(),
-        forces_replacement: before.is_some() && forces_replacement(res.address.kind, name),
+        forces_replacement: before.is_some()
+            && (forces_replacement(res.address.kind, name) || res.replace_on.contains(&name)),
         before,
         after,
         after_unknown,

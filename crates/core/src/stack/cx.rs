@@ -93,13 +93,13 @@ impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Fmt<F> {
 
 /// A value with where it was written.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Sp<T> {
+pub struct Sp<T> {
     pub v: T,
     pub span: Span,
 }
 
 /// The diagnostics collector.
-pub(crate) struct Cx<'f> {
+pub struct Cx<'f> {
     pub file: &'f str,
     pub diags: Vec<Diagnostic>,
     suggest_budget: usize,
@@ -236,7 +236,7 @@ where
 }
 
 /// Shortens user text for a one-line message.
-pub(crate) fn clip(s: &str) -> Cow<'_, str> {
+pub fn clip(s: &str) -> Cow<'_, str> {
     clip_to(s, 60)
 }
 
@@ -261,7 +261,7 @@ pub(crate) fn clip_to(s: &str, max: usize) -> Cow<'_, str> {
 }
 
 /// What a node is, for "found ..." in messages.
-pub(crate) fn found(node: &Node) -> String {
+pub fn found(node: &Node) -> String {
     match node {
         Node::Scalar(s) if s.is_null() => "nothing".to_string(),
         Node::Scalar(s) if s.plain => format!("`{}`", clip(&s.text)),
@@ -272,7 +272,7 @@ pub(crate) fn found(node: &Node) -> String {
 }
 
 /// A mapping being read as an object with known fields.
-pub(crate) struct Obj<'n> {
+pub struct Obj<'n> {
     pub entries: &'n [(Scalar<'n>, Node<'n>)],
     /// Where "missing field" is reported: the key that introduced the object.
     pub at: Span,
@@ -453,7 +453,7 @@ impl<'n> Obj<'n> {
     }
 }
 
-pub(crate) fn as_str(cx: &mut Cx, node: &Node, label: impl fmt::Display) -> Option<Sp<String>> {
+pub fn as_str(cx: &mut Cx, node: &Node, label: impl fmt::Display) -> Option<Sp<String>> {
     match node {
         Node::Scalar(s) => Some(Sp {
             v: s.text.to_string(),
@@ -483,7 +483,7 @@ pub(crate) fn parse_int(s: &Scalar) -> Option<i64> {
     t.parse().ok()
 }
 
-pub(crate) fn as_int(
+pub fn as_int(
     cx: &mut Cx,
     node: &Node,
     label: impl fmt::Display,
@@ -546,7 +546,7 @@ pub(crate) fn as_bool(cx: &mut Cx, node: &Node, label: impl fmt::Display) -> Opt
 }
 
 /// Checks a string against a fixed set of spellings.
-pub(crate) fn one_of(
+pub fn one_of(
     cx: &mut Cx,
     s: &Sp<String>,
     label: impl fmt::Display,

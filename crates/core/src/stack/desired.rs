@@ -8,34 +8,12 @@ use super::Span;
 use crate::address::Address;
 use crate::value::{Attrs, Expr, Values};
 
-/// Which provider a cloud uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderType {
-    Gcp,
-    Aws,
-    Azure,
-    Sim,
-    Local,
-}
-
-impl ProviderType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderType::Gcp => "gcp",
-            ProviderType::Aws => "aws",
-            ProviderType::Azure => "azure",
-            ProviderType::Sim => "sim",
-            ProviderType::Local => "local",
-        }
-    }
-}
-
 /// A named provider configuration from `clouds:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CloudConfig {
     pub name: String,
-    pub provider: ProviderType,
+    /// The `provider:` value (a registered [`super::describe::CloudDescription`]).
+    pub provider: String,
     /// Provider-specific settings, already checked against the provider's known fields.
     pub settings: Values,
     pub span: Span,
@@ -52,6 +30,10 @@ pub struct DesiredResource {
     pub depends_on: Vec<Address>,
     /// Where it is declared.
     pub span: Span,
+    /// Attributes whose change replaces it on its cloud, besides the core's list for
+    /// its kind (`crate::schema`): from the cloud's description.
+    #[serde(skip)]
+    pub replace_on: &'static [&'static str],
 }
 
 /// An entry of `outputs:`.

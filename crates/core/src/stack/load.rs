@@ -7,19 +7,25 @@ use std::collections::BTreeMap;
 use serde_json::{Map as JsonMap, Value};
 
 use super::cx::{as_str, clip, clip_to, found, one_of, to_json, Cx, Fmt, FxMap, Obj, Sp};
+use super::describe::{
+    CloudDescription, Clouds, ClusterInput, Field, FieldKind, Setting, SettingKind,
+};
 use super::names;
 use super::yaml::{self, Node, Scalar};
-use super::{
-    CloudConfig, DesiredResource, DesiredStack, Diagnostics, OutputDef, ProviderType, Span,
-};
+use super::{CloudConfig, DesiredResource, DesiredStack, Diagnostics, OutputDef, Span};
 use crate::address::{Address, AddressError, ResourceKind};
 use crate::value::{parse_template, Attrs, Expr, TemplatePart, Values};
 
-/// Loads and validates a stack file. `file_name` is only used in messages.
+/// Loads and validates a stack file. `file_name` is only used in messages; `clouds`
+/// are the providers this build knows (their settings and cluster fields).
 ///
 /// Returns every problem found (sorted by position, at most 50) when the file is
 /// not a valid stack.
-pub fn load_stack(file_name: &str, text: &str) -> Result<DesiredStack, Diagnostics> {
+pub fn load_stack(
+    file_name: &str,
+    text: &str,
+    clouds: Clouds,
+) -> Result<DesiredStack, Diagnostics> {
     let mut cx = Cx::new(file_name);
     // A byte order mark is not part of the document (yaml-rust2 would keep it).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -49,7 +55,7 @@ pub fn load_stack(file_name: &str, text: &str) -> Result<DesiredStack, Diagnosti
         }
     };
 
-    let mut l = Loader::new(cx);
+    let mut l = Loader::new(cx, clouds);
     let name = l.top(&root);
     l.finish_graph();
     if !l.cx.diags.is_empty() {
@@ -80,8 +86,9 @@ pub(super) struct UserRef {
 /// What `clouds:` declared, even when its settings are wrong (so that clusters using
 /// it are not reported again).
 pub(super) struct CloudDecl {
-    pub provider: Option<ProviderType>,
-    pub emulates: Option<String>,
+    pub provider: Option<&'static dyn CloudDescription>,
+    /// For sim clouds: the cloud it emulates.
+    pub emulates: Option<&'static dyn CloudDescription>,
 }
 
 pub(super) struct ClusterInfo {
@@ -94,6 +101,8 @@ pub(super) struct ClusterInfo {
 
 pub(super) struct Loader<'f> {
     pub cx: Cx<'f>,
+    /// The providers this build knows.
+    pub known: Clouds,
     pub clouds: BTreeMap<String, CloudConfig>,
     pub cloud_decls: BTreeMap<String, CloudDecl>,
     pub clusters: FxMap<String, ClusterInfo>,
@@ -112,76 +121,6 @@ pub(super) struct Loader<'f> {
     pub clouds_unreadable: bool,
     /// `clusters:` is not a mapping: cluster names are not checked.
     pub clusters_unreadable: bool,
-}
-
-const PROVIDERS: &[&str] = &["gcp", "aws", "azure", "sim", "local"];
-
-#[derive(Clone, Copy, PartialEq)]
-enum Setting {
-    Str,
-    Version,
-    Emulates,
-    Latency,
-    MaxParallel,
-}
-
-/// The settings each provider accepts: (field, type, required).
-fn provider_settings(p: ProviderType) -> &'static [(&'static str, Setting, bool)] {
-    use Setting::*;
-    match p {
-        ProviderType::Gcp => &[
-            ("project", Str, true),
-            ("region", Str, false),
-            ("credentials_file", Str, false),
-            ("endpoint_url", Str, false),
-            ("max_parallel", MaxParallel, false),
-        ],
-        ProviderType::Aws => &[
-            ("profile", Str, false),
-            ("region", Str, false),
-            ("endpoint_url", Str, false),
-            ("max_parallel", MaxParallel, false),
-        ],
-        ProviderType::Azure => &[
-            ("subscription_id", Str, true),
-            ("resource_group", Str, true),
-            ("tenant_id", Str, false),
-            ("endpoint_url", Str, false),
-            ("max_parallel", MaxParallel, false),
-        ],
-        ProviderType::Sim => &[
-            ("emulates", Emulates, false),
-            ("account", Str, false),
-            ("latency", Latency, false),
-            ("max_parallel", MaxParallel, false),
-        ],
-        ProviderType::Local => &[
-            ("bin_dir", Str, false),
-            ("kubernetes_version", Version, false),
-            ("max_parallel", MaxParallel, false),
-        ],
-    }
-}
-
-fn parse_provider(s: &str) -> Option<ProviderType> {
-    match s {
-        "gcp" => Some(ProviderType::Gcp),
-        "aws" => Some(ProviderType::Aws),
-        "azure" => Some(ProviderType::Azure),
-        "sim" => Some(ProviderType::Sim),
-        "local" => Some(ProviderType::Local),
-        _ => None,
-    }
-}
-
-fn flavor_of(provider: &str) -> Option<&'static str> {
-    match provider {
-        "gcp" => Some("gke"),
-        "aws" => Some("eks"),
-        "azure" => Some("aks"),
-        "local" => Some("local"),
-        _ => None,
-    }
 }
 
 /// The outputs each kind has (data also has its value keys).
@@ -209,9 +148,10 @@ pub(super) fn kind_outputs(kind: ResourceKind) -> &'static [&'static str] {
 }
 
 impl<'f> Loader<'f> {
-    fn new(cx: Cx<'f>) -> Loader<'f> {
+    fn new(cx: Cx<'f>, known: Clouds) -> Loader<'f> {
         Loader {
             cx,
+            known,
             clouds: BTreeMap::new(),
             cloud_decls: BTreeMap::new(),
             clusters: FxMap::default(),
@@ -240,6 +180,7 @@ impl<'f> Loader<'f> {
             attrs,
             depends_on: Vec::new(),
             span,
+            replace_on: &[],
         });
         self.explicit.push(explicit);
     }
@@ -332,39 +273,48 @@ impl<'f> Loader<'f> {
             emulates: None,
         };
         let obj = Obj::new(&mut self.cx, node, what.clone(), key.span);
+        let known = self.known;
         let provider = obj.as_ref().and_then(|o| {
             let p = o.str_req(&mut self.cx, "provider")?;
             let label = format!("`provider` in {what}");
-            one_of(&mut self.cx, &p, &label, PROVIDERS).and_then(|p| parse_provider(p.v))
+            let names: Vec<&'static str> = known.names().collect();
+            one_of(&mut self.cx, &p, &label, &names).and_then(|p| known.get(p.v))
         });
         let (Some(obj), Some(provider)) = (obj, provider) else {
             self.cloud_decls.insert(name, decl);
             return;
         };
         decl.provider = Some(provider);
-        let spec = provider_settings(provider);
+        let spec = provider.settings();
         let mut allowed: Vec<&str> = vec!["provider"];
-        allowed.extend(spec.iter().map(|(f, _, _)| *f));
+        allowed.extend(spec.iter().map(|s| s.name));
         obj.check_fields_with(&mut self.cx, &allowed, |field| {
-            let users: Vec<&str> = PROVIDERS
-                .iter()
-                .filter_map(|p| parse_provider(p))
-                .filter(|p| *p != provider)
-                .filter(|p| provider_settings(*p).iter().any(|(f, _, _)| *f == field))
-                .map(ProviderType::as_str)
+            let users: Vec<&str> = known
+                .names()
+                .filter(|p| *p != provider.provider())
+                .filter(|p| {
+                    known
+                        .get(p)
+                        .is_some_and(|d| d.settings().iter().any(|s| s.name == field))
+                })
                 .collect();
             (!users.is_empty()).then(|| {
                 format!(
                     "`{field}` is a setting of {} clouds; this cloud uses provider {}",
                     users.join(" and "),
-                    provider.as_str()
+                    provider.provider()
                 )
             })
         });
 
         let mut settings = Values::new();
         let mut ok = true;
-        for (field, kind, required) in spec {
+        for Setting {
+            name: field,
+            kind,
+            required,
+        } in spec
+        {
             let entry = if *required {
                 obj.req(&mut self.cx, field)
             } else {
@@ -376,8 +326,8 @@ impl<'f> Loader<'f> {
             };
             let label = format!("`{field}` in {what}");
             let value = match kind {
-                Setting::Str => as_str(&mut self.cx, v, &label).map(|s| Value::String(s.v)),
-                Setting::Version => as_str(&mut self.cx, v, &label).and_then(|s| {
+                SettingKind::Str => as_str(&mut self.cx, v, &label).map(|s| Value::String(s.v)),
+                SettingKind::Version => as_str(&mut self.cx, v, &label).and_then(|s| {
                     if names::version_ok(&s.v) {
                         Some(Value::String(s.v))
                     } else {
@@ -389,14 +339,14 @@ impl<'f> Loader<'f> {
                         None
                     }
                 }),
-                Setting::Emulates => as_str(&mut self.cx, v, &label)
-                    .and_then(|s| one_of(&mut self.cx, &s, &label, &["gcp", "aws", "azure"]))
-                    .map(|s| {
-                        decl.emulates = Some(s.v.to_string());
-                        Value::from(s.v)
-                    }),
-                Setting::Latency => self.latency(v, &what),
-                Setting::MaxParallel => {
+                SettingKind::Emulates => as_str(&mut self.cx, v, &label).and_then(|s| {
+                    let names: Vec<&str> = known.emulated().map(|d| d.provider()).collect();
+                    let e = one_of(&mut self.cx, &s, &label, &names)?;
+                    decl.emulates = known.get(e.v);
+                    Some(Value::from(e.v))
+                }),
+                SettingKind::Latency => self.latency(v, &what),
+                SettingKind::MaxParallel => {
                     super::cx::as_int(&mut self.cx, v, &label, 1, 100_000).map(|i| Value::from(i.v))
                 }
             };
@@ -413,7 +363,7 @@ impl<'f> Loader<'f> {
                 name.clone(),
                 CloudConfig {
                     name,
-                    provider,
+                    provider: provider.provider().to_string(),
                     settings,
                     span: key.span,
                 },
@@ -539,10 +489,10 @@ impl<'f> Loader<'f> {
         let cloud = obj
             .str_req(&mut self.cx, "cloud")
             .and_then(|c| self.known_cloud(&c, &what));
-        let provider = cloud
-            .as_ref()
-            .and_then(|c| self.cloud_decls.get(c))
-            .and_then(|d| d.provider);
+        let decl = cloud.as_ref().and_then(|c| self.cloud_decls.get(c));
+        let provider = decl.and_then(|d| d.provider);
+        let emulates = decl.and_then(|d| d.emulates);
+        let own: &[Field] = provider.map_or(&[], |p| p.cluster_fields());
         let mut fields = vec![
             "cloud",
             "region",
@@ -551,60 +501,75 @@ impl<'f> Loader<'f> {
             "node_pools",
             "depends_on",
         ];
-        // The EKS fields belong to aws clusters (and are not reported again when the
-        // cloud itself is wrong).
-        if matches!(provider, Some(ProviderType::Aws) | None) {
-            fields.extend_from_slice(super::aws::AWS_CLUSTER_FIELDS);
+        fields.extend(own.iter().map(|f| f.name));
+        if provider.is_none() {
+            // The cloud itself is wrong (reported): no cloud's fields are reported again.
+            for d in self.known.names().filter_map(|p| self.known.get(p)) {
+                fields.extend(d.cluster_fields().iter().map(|f| f.name));
+            }
         }
+        let known = self.known;
         obj.check_fields_with(&mut self.cx, &fields, |field| {
-            let p = provider?;
-            super::aws::AWS_CLUSTER_FIELDS.contains(&field).then(|| {
-                format!(
-                    "`{field}` is a field of clusters on aws clouds; this cluster uses provider {}",
-                    p.as_str()
-                )
-            })
+            other_clouds_field(known, provider?, field, "clusters", |d| d.cluster_fields())
         });
         let region = obj.str_req(&mut self.cx, "region");
         if let Some(r) = &region {
             self.not_empty(r, &format!("`region` in {what}"));
         }
-        let version = obj.str_req(&mut self.cx, "kubernetes_version");
-        if let Some(v) = &version {
-            if !names::version_ok(&v.v) {
+        let version = obj.str_req(&mut self.cx, "kubernetes_version").filter(|v| {
+            let ok = names::version_ok(&v.v);
+            if !ok {
                 self.cx.error(
                     v.span,
                     format!("invalid kubernetes_version `{}` in {what}", clip(&v.v)),
                     Some(names::VERSION_HINT.to_string()),
                 );
             }
+            ok
+        });
+        if let (Some(p), Some(v)) = (provider, &version) {
+            p.check_version(&mut self.cx, v, &what);
         }
         let labels = self.labels(&obj, "labels");
         let deps = self.depends_on(&obj, &what);
 
-        let flavor = cloud.as_ref().and_then(|c| {
-            let decl = self.cloud_decls.get(c)?;
-            match decl.provider? {
-                ProviderType::Sim => Some(match &decl.emulates {
-                    Some(e) => flavor_of(e).unwrap_or("aks"),
-                    None => names::flavor_from_region(
-                        region.as_ref().map(|r| r.v.as_str()).unwrap_or(""),
-                    ),
-                }),
-                p => flavor_of(p.as_str()),
-            }
+        // A sim cluster has the flavor of the cloud it emulates, or of its region's spelling.
+        let flavor = provider.and_then(|p| {
+            p.flavor().or_else(|| {
+                let region = region.as_ref().map_or("", |r| r.v.as_str());
+                emulates
+                    .or_else(|| known.for_region(region))
+                    .and_then(|e| e.flavor())
+            })
         });
 
-        // EKS-only fields (network, roles, ...): they lower to more resources.
-        let aws = match provider {
-            Some(ProviderType::Aws) => {
-                if let Some(v) = &version {
-                    super::aws::check_eks_version(&mut self.cx, v, &what);
-                }
-                Some(self.aws_cluster(&name, &obj, cloud.clone(), region.as_ref(), key.span))
-            }
-            _ => None,
-        };
+        let typed = self.typed_fields(&obj, own, &what);
+        let has_pools = matches!(obj.get("node_pools"), Some((_, Node::Map { entries, .. })) if !entries.is_empty());
+        let lowering = provider.map(|p| {
+            let input = ClusterInput {
+                name: &name,
+                what: &what,
+                obj: &obj,
+                at: key.span,
+                region: region.as_ref(),
+                version: version.as_ref(),
+                has_pools,
+                fields: &typed,
+            };
+            p.lower_cluster(&mut self.cx, &input)
+        });
+        let mut lowering = lowering.unwrap_or_default();
+        for extra in lowering.resources.drain(..) {
+            let replace_on = provider.map_or(&[][..], |p| p.replace_on(extra.address.kind));
+            self.push(
+                extra.address,
+                cloud.clone(),
+                extra.attrs,
+                Vec::new(),
+                extra.span,
+            );
+            self.set_replace_on(replace_on);
+        }
 
         let mut attrs = Attrs::new();
         attrs.insert(
@@ -614,25 +579,124 @@ impl<'f> Loader<'f> {
         attrs.insert("region".into(), lit_opt(region.map(|r| r.v)));
         attrs.insert("kubernetes_version".into(), lit_opt(version.map(|v| v.v)));
         attrs.insert("labels".into(), Expr::Literal(labels));
-        if let Some(aws) = &aws {
-            attrs.extend(aws.cluster_attrs.clone());
-        }
-        if provider == Some(ProviderType::Local) {
-            // A local control plane can be down: its provider then reads `running: false`.
-            attrs.insert("running".into(), Expr::lit(true));
-        }
+        attrs.extend(typed.into_iter().map(|(k, v)| (k, Expr::Literal(v))));
+        attrs.extend(lowering.cluster_attrs);
         let address = Address::new(ResourceKind::Cluster, name.clone());
         self.push(address, cloud.clone(), attrs, deps, key.span);
+        self.set_replace_on(provider.map_or(&[], |p| p.replace_on(ResourceKind::Cluster)));
         if let Some(info) = self.clusters.get_mut(&name) {
             info.cloud = cloud.clone();
-            info.no_ingress_address = aws.as_ref().is_some_and(|a| !a.has_ingress_address);
+            info.no_ingress_address = lowering.no_ingress_address;
         }
 
         if let Some(pools) = obj.map_opt(&mut self.cx, "node_pools") {
             for (k, v) in pools {
-                let extra = aws.as_ref().map(|a| a.pool_attrs.clone());
-                self.node_pool(&name, cloud.clone(), k, v, extra);
+                self.node_pool(&name, cloud.clone(), provider, k, v, &lowering.pool_attrs);
             }
+        }
+    }
+
+    /// The cloud-specific fields of `kinds` that the loader reads itself, with their
+    /// defaults. A field that is wrong is reported and left out.
+    fn typed_fields(&mut self, obj: &Obj, fields: &[Field], what: &str) -> Values {
+        let mut out = Values::new();
+        for field in fields {
+            let name = field.name;
+            let value = match field.kind {
+                FieldKind::Custom => continue,
+                FieldKind::Str => obj.str_opt(&mut self.cx, name).map(|s| {
+                    self.not_empty(&s, &format!("`{name}` in {what}"));
+                    Value::String(s.v)
+                }),
+                FieldKind::Enum { allowed, default } => obj
+                    .enum_opt(&mut self.cx, name, allowed)
+                    .map(|e| e.v)
+                    .or(if obj.get(name).is_none() {
+                        default
+                    } else {
+                        None
+                    })
+                    .map(Value::from),
+                FieldKind::EnumList { allowed, noun } => {
+                    Some(Value::from(self.enum_list(obj, name, allowed, noun, what)))
+                }
+                FieldKind::Ipv4 { why } => obj.str_opt(&mut self.cx, name).and_then(|a| {
+                    if names::ipv4_ok(&a.v) {
+                        return Some(Value::String(a.v));
+                    }
+                    self.cx.error(
+                        a.span,
+                        format!(
+                            "`{name}` in {what} must be an IPv4 address, found `{}`",
+                            clip(&a.v)
+                        ),
+                        Some(why.to_string()),
+                    );
+                    None
+                }),
+                FieldKind::Int { min, max, default } => obj
+                    .int_opt(&mut self.cx, name, min, max)
+                    .map(|i| i.v)
+                    .or(if obj.get(name).is_none() {
+                        default
+                    } else {
+                        None
+                    })
+                    .map(Value::from),
+            };
+            if let Some(v) = value {
+                out.insert(name.to_string(), v);
+            } else if obj.get(name).is_none() {
+                out.insert(name.to_string(), Value::Null);
+            }
+        }
+        out
+    }
+
+    /// A list of values from `allowed`, each once.
+    fn enum_list(
+        &mut self,
+        obj: &Obj,
+        key: &str,
+        allowed: &[&str],
+        noun: &str,
+        what: &str,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let Some(items) = obj.list_opt(&mut self.cx, key) else {
+            return out;
+        };
+        for item in items {
+            let label = format!("an entry of `{key}` in {what}");
+            let Some(s) = as_str(&mut self.cx, item, &label) else {
+                continue;
+            };
+            if !allowed.contains(&s.v.as_str()) {
+                let hint = self
+                    .cx
+                    .suggest(&s.v, allowed.iter().copied(), &format!("{noun}s"));
+                self.cx.error(
+                    s.span,
+                    format!("unknown {noun} `{}` in `{key}` of {what}", clip(&s.v)),
+                    hint,
+                );
+            } else if out.contains(&s.v) {
+                self.cx.error(
+                    s.span,
+                    format!("{noun} `{}` is listed twice in `{key}` of {what}", s.v),
+                    None,
+                );
+            } else {
+                out.push(s.v);
+            }
+        }
+        out
+    }
+
+    /// Gives the resource pushed last the cloud's own replacement rules.
+    fn set_replace_on(&mut self, replace_on: &'static [&'static str]) {
+        if let Some(r) = self.resources.last_mut() {
+            r.replace_on = replace_on;
         }
     }
 
@@ -640,9 +704,10 @@ impl<'f> Loader<'f> {
         &mut self,
         cluster: &str,
         cloud: Option<String>,
+        provider: Option<&'static dyn CloudDescription>,
         key: &Scalar,
         node: &Node,
-        extra: Option<Attrs>,
+        extra: &Attrs,
     ) {
         let name = key.text.to_string();
         if !names::cluster_name_ok(&name) {
@@ -660,17 +725,20 @@ impl<'f> Loader<'f> {
         let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
             return;
         };
-        obj.check_fields(
-            &mut self.cx,
-            &[
-                "machine_type",
-                "node_count",
-                "min_count",
-                "max_count",
-                "labels",
-                "depends_on",
-            ],
-        );
+        let own: &[Field] = provider.map_or(&[], |p| p.pool_fields());
+        let mut fields = vec![
+            "machine_type",
+            "node_count",
+            "min_count",
+            "max_count",
+            "labels",
+            "depends_on",
+        ];
+        fields.extend(own.iter().map(|f| f.name));
+        let known = self.known;
+        obj.check_fields_with(&mut self.cx, &fields, |field| {
+            other_clouds_field(known, provider?, field, "node pools", |d| d.pool_fields())
+        });
         let machine_type = obj.str_req(&mut self.cx, "machine_type");
         if let Some(m) = &machine_type {
             self.not_empty(m, &format!("`machine_type` in {what}"));
@@ -716,6 +784,7 @@ impl<'f> Loader<'f> {
         }
         let labels = self.labels(&obj, "labels");
         let deps = self.depends_on(&obj, &what);
+        let typed = self.typed_fields(&obj, own, &what);
 
         let cluster_addr = Address::new(ResourceKind::Cluster, cluster);
         let mut attrs = Attrs::new();
@@ -726,14 +795,14 @@ impl<'f> Loader<'f> {
         attrs.insert("min_count".into(), lit_opt(min.map(|c| c.v)));
         attrs.insert("max_count".into(), lit_opt(max.map(|c| c.v)));
         attrs.insert("labels".into(), Expr::Literal(labels));
-        if let Some(extra) = extra {
-            attrs.extend(extra);
-        }
+        attrs.extend(typed.into_iter().map(|(k, v)| (k, Expr::Literal(v))));
+        attrs.extend(extra.clone());
         let address = Address::new(ResourceKind::NodePool, format!("{cluster}.{name}"));
         if let Some(info) = self.clusters.get_mut(cluster) {
             info.pools.push(address.clone());
         }
         self.push(address, cloud, attrs, deps, key.span);
+        self.set_replace_on(provider.map_or(&[], |p| p.replace_on(ResourceKind::NodePool)));
     }
 
     // ----- federation ---------------------------------------------------------
@@ -831,7 +900,7 @@ impl<'f> Loader<'f> {
         let Some(host) = host else { return };
 
         let host_cloud = self.clusters.get(&host.v).and_then(|c| c.cloud.clone());
-        let host_provider = host_cloud
+        let host_description = host_cloud
             .as_ref()
             .and_then(|c| self.cloud_decls.get(c))
             .and_then(|d| d.provider);
@@ -871,9 +940,8 @@ impl<'f> Loader<'f> {
                 "ca_bundle".into(),
                 Expr::reference(cluster, "ca_certificate"),
             );
-            if host_provider == Some(ProviderType::Local) {
-                // The local provider reads what is wrong with a join here (`in sync` when nothing).
-                attrs.insert("credentials".into(), Expr::lit("in sync"));
+            if let Some(d) = host_description {
+                attrs.extend(d.member_attrs());
             }
             let address = Address::new(ResourceKind::FederationMember, m.v);
             self.push(address, host_cloud.clone(), attrs, Vec::new(), m.span);
@@ -1120,6 +1188,34 @@ impl<'f> Loader<'f> {
         }
         out
     }
+}
+
+/// "`x` is a field of clusters on aws clouds; this cluster uses provider gcp", when
+/// `field` belongs to other clouds.
+fn other_clouds_field(
+    known: Clouds,
+    provider: &dyn CloudDescription,
+    field: &str,
+    kinds: &str,
+    fields_of: impl Fn(&dyn CloudDescription) -> &'static [Field],
+) -> Option<String> {
+    let users: Vec<&str> = known
+        .names()
+        .filter(|p| *p != provider.provider())
+        .filter(|p| {
+            known
+                .get(p)
+                .is_some_and(|d| fields_of(d).iter().any(|f| f.name == field))
+        })
+        .collect();
+    (!users.is_empty()).then(|| {
+        format!(
+            "`{field}` is a field of {kinds} on {} clouds; this {} uses provider {}",
+            users.join(" and "),
+            kinds.trim_end_matches('s'),
+            provider.provider()
+        )
+    })
 }
 
 pub(super) fn lit_opt<T: Into<Value>>(v: Option<T>) -> Expr {

@@ -3,8 +3,8 @@
 //! Entry point: [`load_stack`]. Everything here is pure: the caller reads the file.
 //! The file format is documented in `crates/core/STACK_FILE.md`.
 
-mod aws;
 mod cx;
+pub mod describe;
 mod desired;
 mod diagnostic;
 mod dns;
@@ -13,9 +13,9 @@ mod load;
 mod names;
 mod yaml;
 
-pub use aws::{CLUSTER_ROLE_POLICIES, DEFAULT_VPC_CIDR, NODE_ROLE_POLICIES};
 pub use cx::MAX_DIAGNOSTICS;
-pub use desired::{CloudConfig, DesiredResource, DesiredStack, OutputDef, ProviderType};
+pub use describe::{CloudDescription, Clouds};
+pub use desired::{CloudConfig, DesiredResource, DesiredStack, OutputDef};
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
 pub use load::load_stack;
 pub use names::duration_ms;

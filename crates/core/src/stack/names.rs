@@ -139,29 +139,6 @@ pub fn aws_region_ok(s: &str) -> bool {
             .all(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
-/// Which managed Kubernetes a simulated cloud's region looks like: AWS style
-/// `sa-east-1` -> eks, GCP style `australia-southeast1` -> gke, anything else -> aks.
-pub fn flavor_from_region(region: &str) -> &'static str {
-    if aws_region_ok(region) {
-        return "eks";
-    }
-    let parts: Vec<&str> = region.split('-').collect();
-    if let [a, b] = parts.as_slice() {
-        let letters_then_digits = |p: &str| {
-            let digits = p.bytes().rev().take_while(u8::is_ascii_digit).count();
-            digits > 0
-                && digits < p.len()
-                && p.bytes()
-                    .take(p.len() - digits)
-                    .all(|c| c.is_ascii_lowercase())
-        };
-        if !a.is_empty() && a.bytes().all(|c| c.is_ascii_lowercase()) && letters_then_digits(b) {
-            return "gke";
-        }
-    }
-    "aks"
-}
-
 /// A duration in milliseconds: a number of seconds (`2`, `0.5`) or a number with a
 /// unit: `250ms`, `2s`, `1.5m`, `1h`.
 pub fn duration_ms(s: &str) -> Option<u64> {
@@ -230,13 +207,10 @@ mod tests {
     }
 
     #[test]
-    fn regions_and_flavors() {
+    fn aws_regions() {
         assert!(aws_region_ok("sa-east-1"));
         assert!(aws_region_ok("us-gov-west-1"));
         assert!(!aws_region_ok("australia-southeast1"));
-        assert_eq!(flavor_from_region("sa-east-1"), "eks");
-        assert_eq!(flavor_from_region("australia-southeast1"), "gke");
-        assert_eq!(flavor_from_region("canadacentral"), "aks");
     }
 
     #[test]

@@ -28,7 +28,7 @@ const SMALL_MAP: usize = 16;
 /// The text borrows from the source when it appears there verbatim (most scalars),
 /// which keeps large documents cheap to build and to drop.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Scalar<'a> {
+pub struct Scalar<'a> {
     pub text: Cow<'a, str>,
     /// Plain (unquoted, not a block scalar, not tagged `!!str`). Only plain scalars
     /// can be numbers, booleans or null.
@@ -45,7 +45,7 @@ impl Scalar<'_> {
 
 /// A located YAML node.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node<'a> {
+pub enum Node<'a> {
     Scalar(Scalar<'a>),
     Seq {
         items: Vec<Node<'a>>,

@@ -2,10 +2,20 @@
 
 #![allow(dead_code)]
 
-use fedstack_core::stack::{load_stack, DesiredStack, Diagnostics};
+use fedstack_core::stack::{load_stack, CloudDescription, Clouds, DesiredStack, Diagnostics};
+
+/// The clouds the `fedstack` binary registers (crates/cli/src/clouds.rs).
+pub static CLOUDS: Clouds = Clouds::new(&ALL);
+static ALL: [&dyn CloudDescription; 5] = [
+    &fedstack_describe_gcp::GCP,
+    &fedstack_describe_aws::AWS,
+    &fedstack_describe_azure::AZURE,
+    &fedstack_describe_sim::SIM,
+    &fedstack_describe_local::LOCAL,
+];
 
 pub fn load(text: &str) -> Result<DesiredStack, Diagnostics> {
-    load_stack("t.yaml", text)
+    load_stack("t.yaml", text, CLOUDS)
 }
 
 /// Every diagnostic as the user sees it.

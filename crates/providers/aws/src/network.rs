@@ -329,7 +329,7 @@ impl Network {
             .attrs
             .get("cidr")
             .and_then(Value::as_str)
-            .unwrap_or(fedstack_core::stack::DEFAULT_VPC_CIDR)
+            .unwrap_or(fedstack_describe_aws::DEFAULT_VPC_CIDR)
             .to_string();
         let blocks = halves(&cidr).map_err(|m| invalid(format!("{}: {m}", spec.address)))?;
         let r = &self.options.retry;

@@ -9,94 +9,13 @@ use fedstack_core::address::ResourceKind;
 use fedstack_core::value::Values;
 use serde_json::Value;
 
+use fedstack_core::stack::describe::{did_you_mean, ApiRules};
+use fedstack_describe_aws::{EksRules, AWS_REGIONS};
+use fedstack_describe_azure::AksRules;
+use fedstack_describe_gcp::GkeRules;
+
 use crate::config::Emulates;
 use crate::object::Flavor;
-
-pub(crate) const GKE_REGIONS: &[&str] = &[
-    "asia-east1",
-    "asia-east2",
-    "asia-northeast1",
-    "asia-northeast2",
-    "asia-northeast3",
-    "asia-south1",
-    "asia-southeast1",
-    "asia-southeast2",
-    "australia-southeast1",
-    "australia-southeast2",
-    "europe-north1",
-    "europe-west1",
-    "europe-west2",
-    "europe-west3",
-    "europe-west4",
-    "europe-west6",
-    "me-west1",
-    "northamerica-northeast1",
-    "northamerica-northeast2",
-    "southamerica-east1",
-    "us-central1",
-    "us-east1",
-    "us-east4",
-    "us-west1",
-    "us-west2",
-];
-
-/// AWS regions: EKS clusters, and the `region` of latency-routed records.
-pub(crate) const AWS_REGIONS: &[&str] = &[
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ca-central-1",
-    "sa-east-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-central-1",
-    "eu-north-1",
-    "eu-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-east-1",
-    "me-south-1",
-    "af-south-1",
-];
-
-pub(crate) const AKS_REGIONS: &[&str] = &[
-    "eastus",
-    "eastus2",
-    "westus",
-    "westus2",
-    "westus3",
-    "centralus",
-    "northcentralus",
-    "southcentralus",
-    "canadacentral",
-    "canadaeast",
-    "brazilsouth",
-    "northeurope",
-    "westeurope",
-    "uksouth",
-    "ukwest",
-    "francecentral",
-    "germanywestcentral",
-    "switzerlandnorth",
-    "norwayeast",
-    "swedencentral",
-    "australiaeast",
-    "australiasoutheast",
-    "southeastasia",
-    "eastasia",
-    "japaneast",
-    "japanwest",
-    "koreacentral",
-    "centralindia",
-    "southafricanorth",
-    "uaenorth",
-];
 
 /// Supported Kubernetes minor versions (1.29 to 1.33).
 pub(crate) const K8S_MINORS: std::ops::RangeInclusive<u64> = 29..=33;
@@ -174,89 +93,6 @@ fn is_lower_alnum(b: u8) -> bool {
     b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
-/// GKE: 1-40 lowercase letters, digits and hyphens, starting with a letter, not ending
-/// with a hyphen (the same rule for node pools).
-fn gke_name(what: &str, name: &str) -> Check {
-    let b = name.as_bytes();
-    let ok = (1..=40).contains(&b.len())
-        && b[0].is_ascii_lowercase()
-        && b.iter().all(|&c| is_lower_alnum(c) || c == b'-')
-        && b[b.len() - 1] != b'-';
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not a valid GKE {what} name: 1-40 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen"
-        ))
-    }
-}
-
-/// EKS clusters: 1-100, node groups 1-63: letters, digits, hyphens and underscores,
-/// starting with a letter or digit.
-fn eks_name(what: &str, name: &str, max: usize) -> Check {
-    let b = name.as_bytes();
-    let ok = (1..=max).contains(&b.len())
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not a valid EKS {what} name: 1-{max} letters, digits, hyphens and underscores, starting with a letter or digit"
-        ))
-    }
-}
-
-/// AKS clusters: 1-63 letters, digits, hyphens and underscores, starting and ending
-/// with a letter or digit.
-fn aks_cluster_name(name: &str) -> Check {
-    let b = name.as_bytes();
-    let ok = (1..=63).contains(&b.len())
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not a valid AKS cluster name: 1-63 letters, digits, hyphens and underscores, starting and ending with a letter or digit"
-        ))
-    }
-}
-
-/// AKS (Linux) agent pools: 1-12 lowercase letters and digits, starting with a letter.
-fn aks_pool_name(name: &str) -> Check {
-    let b = name.as_bytes();
-    let ok = (1..=12).contains(&b.len())
-        && b[0].is_ascii_lowercase()
-        && b.iter().all(|&c| is_lower_alnum(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not a valid AKS node pool name: 1-12 lowercase letters and digits, starting with a letter"
-        ))
-    }
-}
-
-pub(crate) fn cluster_name(flavor: Flavor, name: &str) -> Check {
-    match flavor {
-        Flavor::Eks => eks_name("cluster", name, 100),
-        Flavor::Aks => aks_cluster_name(name),
-        _ => gke_name("cluster", name),
-    }
-}
-
-fn pool_name(flavor: Flavor, name: &str) -> Check {
-    match flavor {
-        Flavor::Eks => eks_name("node group", name, 63),
-        Flavor::Aks => aks_pool_name(name),
-        _ => gke_name("node pool", name),
-    }
-}
-
 /// Splits a node pool's name `<cluster>.<pool>`.
 pub(crate) fn split_pool_name(name: &str) -> Result<(&str, &str), String> {
     match name.split_once('.') {
@@ -266,62 +102,6 @@ pub(crate) fn split_pool_name(name: &str) -> Result<(&str, &str), String> {
 }
 
 // ---- regions, versions, machine types ------------------------------------------------
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-fn did_you_mean(s: &str, known: &[&str]) -> String {
-    known
-        .iter()
-        .map(|k| (edit_distance(s, k), *k))
-        .filter(|(d, _)| *d <= 3)
-        .min()
-        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
-        .unwrap_or_default()
-}
-
-pub(crate) fn regions(flavor: Flavor) -> &'static [&'static str] {
-    match flavor {
-        Flavor::Eks => AWS_REGIONS,
-        Flavor::Aks => AKS_REGIONS,
-        _ => GKE_REGIONS,
-    }
-}
-
-fn region(flavor: Flavor, r: &str) -> Check {
-    let known = regions(flavor);
-    if known.contains(&r) {
-        return Ok(());
-    }
-    // GKE zonal clusters live in a zone: `us-central1-a`.
-    if flavor == Flavor::Gke {
-        if let Some((reg, zone)) = r.rsplit_once('-') {
-            if known.contains(&reg)
-                && zone.len() == 1
-                && (b'a'..=b'f').contains(&zone.as_bytes()[0])
-            {
-                return Ok(());
-            }
-        }
-    }
-    Err(format!(
-        "region `{r}` is not a known {} region{}",
-        flavor.product(),
-        did_you_mean(r, known)
-    ))
-}
 
 /// The minor version of a supported `kubernetes_version` (`1.31`, `1.31.2`, `1.31.2-gke.1146000`).
 pub(crate) fn k8s_minor(v: &Value, flavor: Flavor) -> Result<u64, String> {
@@ -359,95 +139,17 @@ pub(crate) fn k8s_minor(v: &Value, flavor: Flavor) -> Result<u64, String> {
     }
 }
 
-const GKE_FAMILIES: &[&str] = &[
-    "e2", "n1", "n2", "n2d", "n4", "c2", "c2d", "c3", "c3d", "c4", "c4a", "t2d", "t2a", "m1", "m2",
-    "m3", "a2", "a3", "g2", "h3", "z3",
-];
-const GKE_CLASSES: &[&str] = &[
-    "standard", "highmem", "highcpu", "megamem", "ultramem", "highgpu", "megagpu",
-];
-
-fn small_number(s: &str, max: u32) -> bool {
-    !s.is_empty()
-        && !s.starts_with('0')
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && s.parse::<u32>().is_ok_and(|n| n <= max)
-}
-
-fn gke_machine(t: &str) -> bool {
-    let parts: Vec<&str> = t.split('-').collect();
-    match parts.as_slice() {
-        ["e2", "micro" | "small" | "medium"] | ["f1", "micro"] | ["g1", "small"] => true,
-        ["custom", cpus, mem] => small_number(cpus, 96) && small_number(mem, 1_000_000),
-        [family, "custom", cpus, mem] => {
-            GKE_FAMILIES.contains(family) && small_number(cpus, 224) && small_number(mem, 1_000_000)
-        }
-        [family, class, n] => {
-            GKE_FAMILIES.contains(family) && GKE_CLASSES.contains(class) && small_number(n, 416)
-        }
-        _ => false,
+/// The emulated cloud's own rules (from its description).
+pub(crate) fn rules(flavor: Flavor) -> &'static dyn ApiRules {
+    match flavor {
+        Flavor::Eks => &EksRules,
+        Flavor::Aks => &AksRules,
+        _ => &GkeRules,
     }
 }
 
-fn eks_machine(t: &str) -> bool {
-    let Some((family, size)) = t.split_once('.') else {
-        return false;
-    };
-    let fam_ok = family.len() >= 2
-        && family.as_bytes()[0].is_ascii_lowercase()
-        && family.bytes().any(|b| b.is_ascii_digit())
-        && family.bytes().all(|b| is_lower_alnum(b) || b == b'-');
-    let size_ok = matches!(
-        size,
-        "nano" | "micro" | "small" | "medium" | "large" | "xlarge" | "metal"
-    ) || size
-        .strip_suffix("xlarge")
-        .is_some_and(|n| small_number(n, 112))
-        || size
-            .strip_prefix("metal-")
-            .is_some_and(|n| n.ends_with("xl"));
-    fam_ok && size_ok
-}
-
-fn aks_machine(t: &str) -> bool {
-    let Some(rest) = t.strip_prefix("Standard_") else {
-        return false;
-    };
-    let mut parts = rest.split('_');
-    let Some(size) = parts.next() else {
-        return false;
-    };
-    // Series (1-3 capitals), vCPUs (digits, possibly `-N` constrained), feature letters.
-    let b = size.as_bytes();
-    let series = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
-    let digits = b[series..]
-        .iter()
-        .take_while(|c| c.is_ascii_digit() || **c == b'-')
-        .count();
-    let features = &b[series + digits..];
-    let size_ok = (1..=3).contains(&series)
-        && digits > 0
-        && b[series].is_ascii_digit()
-        && features.iter().all(|c| c.is_ascii_lowercase());
-    let suffix_ok =
-        parts.all(|p| p.strip_prefix('v').is_some_and(|n| small_number(n, 9)) || p == "Promo");
-    size_ok && suffix_ok
-}
-
-fn machine_type(flavor: Flavor, t: &str) -> Check {
-    let (ok, example) = match flavor {
-        Flavor::Eks => (eks_machine(t), "m5.large"),
-        Flavor::Aks => (aks_machine(t), "Standard_D4s_v5"),
-        _ => (gke_machine(t), "e2-standard-4"),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "machine_type `{t}` is not a valid machine type on {} (e.g. {example})",
-            flavor.product()
-        ))
-    }
+pub(crate) fn cluster_name(flavor: Flavor, name: &str) -> Check {
+    rules(flavor).check_cluster_name(name)
 }
 
 fn labels(flavor: Flavor, attrs: &Values) -> Check {
@@ -461,34 +163,14 @@ fn labels(flavor: Flavor, attrs: &Values) -> Check {
             ))
         }
     };
+    let mut pairs = Vec::with_capacity(map.len());
     for (k, v) in map {
         let Value::String(v) = v else {
             return Err(format!("label `{k}` must be a string, got {}", show(v)));
         };
-        if flavor == Flavor::Gke {
-            let ok_chars = |s: &str| {
-                s.bytes()
-                    .all(|b| is_lower_alnum(b) || b == b'-' || b == b'_')
-            };
-            if k.is_empty() || k.len() > 63 || !k.as_bytes()[0].is_ascii_lowercase() || !ok_chars(k)
-            {
-                return Err(format!(
-                    "label key `{k}` is not valid on GKE: 1-63 lowercase letters, digits, `-` and `_`, starting with a letter"
-                ));
-            }
-            if v.len() > 63 || !ok_chars(v) {
-                return Err(format!(
-                    "label `{k}` value `{v}` is not valid on GKE: up to 63 lowercase letters, digits, `-` and `_`"
-                ));
-            }
-        } else if k.is_empty() || k.len() > 128 || v.len() > 256 {
-            return Err(format!(
-                "tag `{k}` is too long for {}: keys 1-128, values up to 256 characters",
-                flavor.product()
-            ));
-        }
+        pairs.push((k.as_str(), v.as_str()));
     }
-    Ok(())
+    rules(flavor).check_labels(&pairs)
 }
 
 // ---- DNS ----------------------------------------------------------------------------
@@ -851,7 +533,7 @@ pub(crate) fn shape(kind: ResourceKind, name: &str, attrs: &Values, flavor: Flav
     match kind {
         ResourceKind::Cluster => {
             cluster_name(flavor, name)?;
-            region(flavor, req_str(attrs, "region")?)?;
+            rules(flavor).check_region(req_str(attrs, "region")?)?;
             if let Some(v) = present(attrs, "kubernetes_version") {
                 k8s_minor(v, flavor)?;
             }
@@ -860,10 +542,10 @@ pub(crate) fn shape(kind: ResourceKind, name: &str, attrs: &Values, flavor: Flav
         ResourceKind::NodePool => {
             let (cluster, pool) = split_pool_name(name)?;
             same_as_name(attrs, "cluster", cluster)?;
-            pool_name(flavor, pool)?;
+            rules(flavor).check_pool_name(pool)?;
             opt_str(attrs, "cluster_id")?;
             if let Some(t) = opt_str(attrs, "machine_type")? {
-                machine_type(flavor, t)?;
+                rules(flavor).check_machine_type(t)?;
             }
             let count = int_in(attrs, "node_count", 0, 1000)?;
             let min = int_in(attrs, "min_count", 0, 1000)?;
@@ -1075,7 +757,7 @@ mod tests {
             "n2-custom-4-16384",
             "custom-2-4096",
         ] {
-            assert!(gke_machine(t), "{t}");
+            assert!(rules(Flavor::Gke).check_machine_type(t).is_ok(), "{t}");
         }
         for t in [
             "e2-standard",
@@ -1084,7 +766,7 @@ mod tests {
             "x9-standard-4",
             "Standard_D4s_v5",
         ] {
-            assert!(!gke_machine(t), "{t}");
+            assert!(rules(Flavor::Gke).check_machine_type(t).is_err(), "{t}");
         }
         for t in [
             "m5.large",
@@ -1093,10 +775,10 @@ mod tests {
             "c6gn.16xlarge",
             "m5.metal",
         ] {
-            assert!(eks_machine(t), "{t}");
+            assert!(rules(Flavor::Eks).check_machine_type(t).is_ok(), "{t}");
         }
         for t in ["m5", "m5.huge", "M5.large", "e2-standard-4", ".large"] {
-            assert!(!eks_machine(t), "{t}");
+            assert!(rules(Flavor::Eks).check_machine_type(t).is_err(), "{t}");
         }
         for t in [
             "Standard_D4s_v5",
@@ -1106,7 +788,7 @@ mod tests {
             "Standard_NC6s_v3",
             "Standard_E4-2ds_v4",
         ] {
-            assert!(aks_machine(t), "{t}");
+            assert!(rules(Flavor::Aks).check_machine_type(t).is_ok(), "{t}");
         }
         for t in [
             "Standard_",
@@ -1116,7 +798,7 @@ mod tests {
             "Standard_D4s_5",
             "m5.large",
         ] {
-            assert!(!aks_machine(t), "{t}");
+            assert!(rules(Flavor::Aks).check_machine_type(t).is_err(), "{t}");
         }
     }
 

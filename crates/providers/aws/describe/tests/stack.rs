@@ -1,13 +1,34 @@
-//! EKS clusters on `provider: aws` clouds (network, roles and the resources they lower
-//! to) and alias record targets: lowering, and one test per error with its exact line.
+//! The loader with aws's description: EKS clusters (network, roles and the resources
+//! they lower to) and Route 53 alias record targets; one test per error with its
+//! exact line.
 
 use fedstack_core::address::ResourceKind;
 use fedstack_core::stack::DesiredStack;
 use fedstack_core::value::Expr;
 use serde_json::json;
 
-mod common;
-use common::*;
+use fedstack_core::stack::{load_stack, CloudDescription, Clouds};
+
+static CLOUDS: [&dyn CloudDescription; 2] =
+    [&fedstack_describe_aws::AWS, &fedstack_describe_sim::SIM];
+
+#[track_caller]
+fn ok(text: &str) -> DesiredStack {
+    match load_stack("t.yaml", text, Clouds::new(&CLOUDS)) {
+        Ok(s) => s,
+        Err(e) => panic!("expected the stack to load, got:\n{e}"),
+    }
+}
+
+#[track_caller]
+fn one_error(text: &str) -> String {
+    let e: Vec<String> = match load_stack("t.yaml", text, Clouds::new(&CLOUDS)) {
+        Ok(_) => Vec::new(),
+        Err(d) => d.0.iter().map(ToString::to_string).collect(),
+    };
+    assert_eq!(e.len(), 1, "expected exactly one error, got {e:#?}");
+    e[0].clone()
+}
 
 /// An aws cloud and cluster `e` with one node pool; cluster fields go at line 9.
 const EKS: &str = "\
