@@ -13,7 +13,10 @@ type Make = fn(&str, &Values, &ProviderContext) -> Result<SharedProvider, Provid
 /// Each cloud: what the stack file says about it, and its provider (`None`: the
 /// stack loads and validates, but this build cannot plan or apply it yet).
 const REGISTERED: [(&dyn CloudDescription, Option<Make>); 5] = [
-    (&fedstack_describe_gcp::GCP, None),
+    (
+        &fedstack_describe_gcp::GCP,
+        Some(|n, s, c| Ok(Arc::new(fedstack_provider_gcp::GcpProvider::new(n, s, c)?))),
+    ),
     (
         &fedstack_describe_aws::AWS,
         Some(|n, s, c| Ok(Arc::new(fedstack_provider_aws::AwsProvider::new(n, s, c)?))),

@@ -25,10 +25,13 @@ fn example_stacks_load() {
     let sim = load_ok("stacks/multicloud-sim.yaml", MULTICLOUD_SIM);
     assert_eq!(real.name, "multicloud");
     assert_eq!(sim.name, "multicloud-sim");
-    // Same resources and attributes; only the clouds differ, and the EKS cluster on
-    // a real aws cloud also gets its network, its roles and their attributes.
+    // Same resources and attributes; only the clouds differ, and clusters on real
+    // clouds also get their clouds' fields (EKS: its network, its roles).
     assert_eq!(real.resources.len(), 24);
-    let eks_only = [
+    let cloud_only = [
+        "release_channel",
+        "network",
+        "subnetwork",
         "role_arn",
         "node_role_arn",
         "subnet_ids",
@@ -50,7 +53,7 @@ fn example_stacks_load() {
                 let attrs = r
                     .attrs
                     .iter()
-                    .filter(|(k, _)| !eks_only.contains(&k.as_str()))
+                    .filter(|(k, _)| !cloud_only.contains(&k.as_str()))
                     .map(|(k, v)| format!("{k}={v:?}"))
                     .collect();
                 (r.address.to_string(), attrs)

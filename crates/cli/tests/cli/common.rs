@@ -354,6 +354,12 @@ impl Started {
         assert!(status.success());
     }
 
+    /// Kills the process with SIGKILL (no chance to record anything) and reaps it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for the exit and the rest of the output.
     pub fn finish(mut self) -> Run {
         let status = self.child.wait().expect("wait");

@@ -39,7 +39,7 @@ fn real_clouds_say_clearly_that_this_build_lacks_them() {
     );
     env.run(&["validate"]).success();
     let r = env.run(&["plan"]).code(1).clean();
-    assert!(r.stderr.contains("stack.yaml:8:3: cloud `gcp` uses provider `gcp`, which this build of fedstack does not include yet (hint: "), "{}", r.stderr);
+    assert!(r.stderr.contains("stack.yaml:14:3: cloud `azure` uses provider `azure`, which this build of fedstack does not include yet (hint: "), "{}", r.stderr);
 }
 
 #[test]

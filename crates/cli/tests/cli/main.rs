@@ -10,6 +10,7 @@ mod crash;
 mod drift;
 mod errors;
 mod flow;
+mod gcp;
 mod lock;
 mod pipe;
 mod plan_output;

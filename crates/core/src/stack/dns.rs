@@ -162,15 +162,11 @@ impl Loader<'_> {
                 if !self.known_cluster(&c, what) {
                     return None;
                 }
-                if self
-                    .clusters
-                    .get(&c.v)
-                    .is_some_and(|i| i.no_ingress_address)
-                {
+                if let Some(provider) = self.clusters.get(&c.v).and_then(|i| i.no_ingress_address) {
                     self.cx.error(
                         c.span,
                         format!(
-                            "cluster `{}` in {what} has no `ingress_address`: AWS gives an EKS cluster none",
+                            "cluster `{}` in {what} has no `ingress_address`: provider {provider} gives its clusters none",
                             clip(&c.v)
                         ),
                         Some(format!(

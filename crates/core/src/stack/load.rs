@@ -95,8 +95,9 @@ pub(super) struct ClusterInfo {
     /// The cluster's cloud, when it names a declared one.
     pub cloud: Option<String>,
     pub pools: Vec<Address>,
-    /// An EKS cluster without `ingress_address`: DNS can't point at it by `cluster`.
-    pub no_ingress_address: bool,
+    /// The provider of a cluster without `ingress_address` whose cloud gives it none
+    /// (EKS, GKE): DNS can't point at it by `cluster`.
+    pub no_ingress_address: Option<&'static str>,
 }
 
 pub(super) struct Loader<'f> {
@@ -231,7 +232,7 @@ impl<'f> Loader<'f> {
                     ClusterInfo {
                         cloud: None,
                         pools: Vec::new(),
-                        no_ingress_address: false,
+                        no_ingress_address: None,
                     },
                 );
                 self.cluster_names.push(k.text.to_string());
@@ -586,7 +587,9 @@ impl<'f> Loader<'f> {
         self.set_replace_on(provider.map_or(&[], |p| p.replace_on(ResourceKind::Cluster)));
         if let Some(info) = self.clusters.get_mut(&name) {
             info.cloud = cloud.clone();
-            info.no_ingress_address = lowering.no_ingress_address;
+            info.no_ingress_address = provider
+                .filter(|_| lowering.no_ingress_address)
+                .map(|p| p.provider());
         }
 
         if let Some(pools) = obj.map_opt(&mut self.cx, "node_pools") {

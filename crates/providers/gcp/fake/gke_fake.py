@@ -106,8 +106,14 @@ class Discovery:
 
     def check_query(self, method, query):
         params = method.get("parameters", {})
+        # The document's own top-level parameters are Google's system parameters (alt,
+        # fields, $.xgafv...), which every method takes; clients also send them with a
+        # `$` prefix (`$alt=json;enum-encoding=int`), as Google's docs allow.
+        system = self.doc.get("parameters", {})
         problems = []
         for key in query:
+            if key in system or key.lstrip("$") in system:
+                continue
             p = params.get(key)
             if p is None or p.get("location") != "query":
                 problems.append(f"query parameter `{key}` is not a parameter of {method['id']}")
@@ -190,6 +196,7 @@ class World:
         self.polls_per_step = 1
         self.slow = {}  # cluster name -> polls per step
         self.fail = {}  # cluster name -> (status name, message): its next create fails
+        self.sizes = {}  # node pool name -> size set with setSize
         self.versions = ["1.33.5-gke.1080000", "1.32.9-gke.1130000", "1.31.13-gke.1023000", "1.31.12-gke.1265000"]
         self.next_op = 1
 
@@ -220,13 +227,12 @@ def new_operation(cluster_name, op_type, target, on_done, polls=None):
         "targetLink": f"https://container.googleapis.com/v1/{target}",
         "startTime": "2026-01-01T00:00:00Z",
     }
-    cluster_short = cluster_name.rsplit("/", 1)[1]
     WORLD.operations[name] = {
         "op": op,
         "cluster": cluster_name,
         "on_done": on_done,
         "polls": 0,
-        "per_step": polls or WORLD.slow.get(cluster_short, WORLD.polls_per_step),
+        "per_step": polls or WORLD.polls_per_step,
     }
     return dict(op)
 
@@ -243,7 +249,9 @@ def advance(state):
     if op["status"] == "DONE":
         return
     state["polls"] += 1
-    if state["polls"] < state["per_step"]:
+    # Looked up at each poll, so a test can hold an operation and release it later.
+    short = state["cluster"].rsplit("/", 1)[1]
+    if state["polls"] < WORLD.slow.get(short, state["per_step"]):
         return
     state["polls"] = 0
     if op["status"] == "PENDING":
@@ -303,6 +311,7 @@ def create_cluster(parent, body):
             "initialClusterVersion": version,
             "createTime": "2026-01-01T00:00:00Z",
             "id": secrets.token_hex(16),
+            "labelFingerprint": secrets.token_hex(4),
         }
     )
     pools = []
@@ -436,7 +445,9 @@ def set_pool_size(name, body):
     size = int(body.get("nodeCount", 0))
 
     def done():
-        pool["initialNodeCount"] = size
+        # GKE's NodePool has no current size (only initialNodeCount, fixed at create):
+        # the size lives in the Compute API's instance groups; here, in the fake's state.
+        WORLD.sizes[name] = size
         return None
 
     return new_operation(cluster_name, "SET_NODE_POOL_SIZE", name, done)
@@ -452,6 +463,26 @@ def set_pool_autoscaling(name, body):
         return None
 
     return new_operation(cluster_name, "SET_NODE_POOL_AUTOSCALING", name, done)
+
+
+def set_resource_labels(name, body):
+    cluster = cluster_or_404(name)
+    no_running_operation(name)
+    if body.get("labelFingerprint") != cluster["labelFingerprint"]:
+        raise ApiError("FAILED_PRECONDITION", "Labels could not be set due to fingerprint mismatch; please get the latest fingerprint and retry.")
+    labels = body.get("resourceLabels") or {}
+
+    def done():
+        cluster["resourceLabels"] = labels
+        cluster["labelFingerprint"] = secrets.token_hex(4)
+        return None
+
+    return new_operation(name, "SET_LABELS", name, done)
+
+
+def list_operations(parent):
+    ops = [dict(s["op"]) for k, s in WORLD.operations.items() if k.startswith(parent + "/")]
+    return {"operations": ops}
 
 
 def get_operation(name):
@@ -480,7 +511,9 @@ HANDLERS = {
     "container.projects.locations.clusters.nodePools.delete": lambda a, b: delete_pool(a),
     "container.projects.locations.clusters.nodePools.setSize": lambda a, b: set_pool_size(a, b),
     "container.projects.locations.clusters.nodePools.setAutoscaling": lambda a, b: set_pool_autoscaling(a, b),
+    "container.projects.locations.clusters.setResourceLabels": lambda a, b: set_resource_labels(a, b),
     "container.projects.locations.operations.get": lambda a, b: get_operation(a),
+    "container.projects.locations.operations.list": lambda a, b: list_operations(a),
     "container.projects.locations.getServerConfig": lambda a, b: server_config(a),
 }
 
@@ -538,8 +571,16 @@ class Handler(BaseHTTPRequestHandler):
             return self._api(http_method, url, raw)
 
     def _token(self, raw):
-        form = urllib.parse.parse_qs(raw.decode())
-        one = lambda k: (form.get(k) or [""])[0]
+        # Google's token endpoint takes a form or JSON (Google's Rust client sends JSON).
+        if self.headers.get("Content-Type", "").startswith("application/json"):
+            try:
+                fields = json.loads(raw or b"{}")
+            except ValueError:
+                fields = {}
+            one = lambda k: str(fields.get(k) or "")
+        else:
+            form = urllib.parse.parse_qs(raw.decode())
+            one = lambda k: (form.get(k) or [""])[0]
         if (
             one("grant_type") != "refresh_token"
             or one("client_id") != CLIENT_ID
@@ -580,11 +621,11 @@ class Handler(BaseHTTPRequestHandler):
         if handler is None:
             return self._reject(f"{method_id} is published but fedstack is not expected to call it")
         name = url.path[len("/v1/"):]
-        for suffix in (":setSize", ":setAutoscaling"):
+        for suffix in (":setSize", ":setAutoscaling", ":setResourceLabels"):
             if name.endswith(suffix):
                 name = name[: -len(suffix)]
-        if method_id.endswith(".create"):
-            name = name.rsplit("/", 1)[0]  # .../clusters or .../nodePools -> its parent
+        if method_id.endswith(".create") or method_id.endswith(".list"):
+            name = name.rsplit("/", 1)[0]  # .../clusters, .../nodePools, .../operations -> its parent
         if method_id.endswith("getServerConfig"):
             name = name[: -len("/serverConfig")]
         try:
@@ -604,7 +645,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_fake/rejections":
                 return self._send(200, WORLD.rejections)
             if path == "/_fake/state":
-                return self._send(200, {"clusters": WORLD.clusters, "operations": {k: v["op"] for k, v in WORLD.operations.items()}})
+                return self._send(200, {"clusters": WORLD.clusters, "sizes": WORLD.sizes, "operations": {k: v["op"] for k, v in WORLD.operations.items()}})
             if path == "/_fake/faults" and http_method == "POST":
                 body.setdefault("times", 1)
                 WORLD.faults.append(body)

@@ -274,7 +274,7 @@ fn dns_needs_an_ingress_address_for_eks_clusters() {
             "",
             "  health_checks:\n    hc: { cluster: e }\n"
         )),
-        "t.yaml:15:20: cluster `e` in health check `hc` has no `ingress_address`: AWS gives an EKS cluster none (hint: set `ingress_address` on cluster `e` (the IPv4 of the load balancer in front of it), or use `address` or `alias` here)"
+        "t.yaml:15:20: cluster `e` in health check `hc` has no `ingress_address`: provider aws gives its clusters none (hint: set `ingress_address` on cluster `e` (the IPv4 of the load balancer in front of it), or use `address` or `alias` here)"
     );
     let s = ok(&with_dns(
         "    ingress_address: 203.0.113.7\n",
