@@ -107,7 +107,25 @@ fn a_gke_cluster_and_pool_apply_replan_resize_upgrade_and_destroy() {
     );
     assert!(plan.stdout.contains("~ cluster.gke-a"), "{}", plan.stdout);
     assert!(!plan.stdout.contains("replace"), "{}", plan.stdout);
-    env.run(&["apply", "--auto-approve"]).success();
+    // Someone else's operation runs on the cluster (held by the fake): GKE refuses
+    // ours with FAILED_PRECONDITION; apply waits that operation out, then goes on.
+    fake.configure(json!({"slow": {"gke-a": 1_000_000_000u64}}));
+    let token = fake.token();
+    let pool = "/v1/projects/fedstack-test/locations/us-central1/clusters/gke-a/nodePools/np";
+    let (status, theirs) = fake.api(
+        "POST",
+        &format!("{pool}:setSize"),
+        Some(json!({"nodeCount": 2})),
+        &token,
+    );
+    assert_eq!(status, 200, "{theirs}");
+    let theirs = theirs["name"].as_str().unwrap_or_default().to_string();
+    let mut run = env.start(&["apply", "--auto-approve"]);
+    // Its progress names the operation it waits for.
+    run.wait_line(Stream::Out, &theirs);
+    fake.configure(json!({"slow": {"gke-a": 1}}));
+    let r = run.finish();
+    assert_eq!(r.code, 0, "{r:#?}");
     let state = fake.state();
     assert_eq!(
         state["sizes"]["projects/fedstack-test/locations/us-central1/clusters/gke-a/nodePools/np"],

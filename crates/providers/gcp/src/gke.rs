@@ -22,8 +22,9 @@ use google_cloud_container_v1::model::{
 use serde_json::{json, Value};
 
 use crate::config::GcpOptions;
-use crate::errors::{classify, with_retries};
+use crate::errors::{classify, is_incompatible_operation, with_retries};
 use crate::operation;
+use google_cloud_gax::error::rpc::Code;
 
 /// The pool GKE needs at create time, removed as soon as the cluster runs.
 pub(crate) const BOOTSTRAP_POOL: &str = "fedstack-bootstrap";
@@ -171,7 +172,7 @@ impl Gke {
         &self,
         op_name: &str,
         what: &str,
-        location: &str,
+        cluster: &str,
         timeout: Duration,
         progress: &dyn Progress,
         call: F,
@@ -180,16 +181,35 @@ impl Gke {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<Operation, google_cloud_gax::error::Error>>,
     {
-        let op = with_retries(&self.options, || async {
-            call().await.map_err(|e| {
-                let e = classify(op_name, what, &e);
-                if e.class == ErrorClass::Transient {
-                    progress.status("waiting for another operation on the cluster");
-                }
-                e
-            })
-        })
-        .await?;
+        let location = &Gke::location_of(cluster);
+        let max = self.options.max_attempts;
+        let mut delay = self.options.retry_base_delay;
+        let mut attempt = 1;
+        let op = loop {
+            let raw = match call().await {
+                Ok(op) => break op,
+                Err(raw) => raw,
+            };
+            // GKE runs one operation at a time per cluster: wait that one out, then
+            // try again (however long it takes: an upgrade can take half an hour).
+            let busy = raw.status().is_some_and(|s| {
+                s.code == Code::FailedPrecondition && is_incompatible_operation(&s.message)
+            });
+            let e = classify(op_name, what, &raw);
+            if busy && attempt < max {
+                progress.status("waiting for another operation on the cluster");
+                self.wait_running_operations(location, cluster, what, progress)
+                    .await?;
+            } else if e.is_retryable() && attempt < e.class.attempts_allowed(max) {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(60));
+            } else if e.is_retryable() {
+                return Err(e.gave_up(attempt));
+            } else {
+                return Err(e);
+            }
+            attempt += 1;
+        };
         operation::wait(
             &self.client,
             &self.options,
@@ -310,6 +330,7 @@ impl Gke {
     ) -> Result<Observed, ProviderError> {
         let region = self.cluster_region(spec)?;
         let location = self.location(region);
+        let path = self.cluster_path(spec)?;
         let what = spec.address.to_string();
         let mut cluster = Cluster::new()
             .set_name(&spec.cloud_name)
@@ -330,21 +351,28 @@ impl Gke {
             cluster = cluster.set_release_channel(ReleaseChannel::new().set_channel(channel_of(c)));
         }
         let cluster = &cluster;
-        self.mutate(
-            "CreateCluster",
-            &what,
-            &location,
-            self.options.cluster_timeout,
-            progress,
-            || {
-                self.client
-                    .create_cluster()
-                    .set_parent(&location)
-                    .set_cluster(cluster.clone())
-                    .send()
-            },
-        )
-        .await?;
+        let created = self
+            .mutate(
+                "CreateCluster",
+                &what,
+                &path,
+                self.options.cluster_timeout,
+                progress,
+                || {
+                    self.client
+                        .create_cluster()
+                        .set_parent(&location)
+                        .set_cluster(cluster.clone())
+                        .send()
+                },
+            )
+            .await;
+        match created {
+            // It is there already (a create that raced, or one a crash left before its
+            // intent was read back): wait for it like an adoption, never create again.
+            Err(e) if e.class == ErrorClass::AlreadyExists => {}
+            other => other?,
+        }
         self.cluster_wait(spec, progress).await
     }
 
@@ -379,7 +407,7 @@ impl Gke {
                 .mutate(
                     "DeleteNodePool",
                     &what,
-                    &location,
+                    &path,
                     self.options.pool_timeout,
                     progress,
                     || self.client.delete_node_pool().set_name(&pool).send(),
@@ -439,8 +467,6 @@ impl Gke {
         changed: &[String],
         progress: &dyn Progress,
     ) -> Result<Observed, ProviderError> {
-        let region = self.cluster_region(spec)?;
-        let location = self.location(region);
         let path = self.cluster_path(spec)?;
         let what = spec.address.to_string();
         let has = |k: &str| changed.iter().any(|c| c == k);
@@ -450,7 +476,7 @@ impl Gke {
             self.mutate(
                 "UpdateCluster",
                 &what,
-                &location,
+                &path,
                 self.options.cluster_timeout,
                 progress,
                 || {
@@ -473,7 +499,7 @@ impl Gke {
             self.mutate(
                 "UpdateCluster",
                 &what,
-                &location,
+                &path,
                 self.options.cluster_timeout,
                 progress,
                 || {
@@ -495,7 +521,7 @@ impl Gke {
             self.mutate(
                 "SetLabels",
                 &what,
-                &location,
+                &path,
                 self.options.cluster_timeout,
                 progress,
                 || {
@@ -520,15 +546,13 @@ impl Gke {
         spec: &ResourceSpec,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
-        let region = self.cluster_region(spec)?;
-        let location = self.location(region);
         let path = self.cluster_path(spec)?;
         let what = spec.address.to_string();
         let deleted = self
             .mutate(
                 "DeleteCluster",
                 &what,
-                &location,
+                &path,
                 self.options.cluster_timeout,
                 progress,
                 || self.client.delete_cluster().set_name(&path).send(),
@@ -668,7 +692,6 @@ impl Gke {
         progress: &dyn Progress,
     ) -> Result<Observed, ProviderError> {
         let (path, cluster_path) = self.pool_paths(spec)?;
-        let location = Gke::location_of(&cluster_path);
         let (_, pool) = split_pool(&spec.cloud_name)?;
         let what = spec.address.to_string();
         let mut config = NodeConfig::new().set_labels(labels_of(&spec.attrs));
@@ -693,7 +716,7 @@ impl Gke {
             .mutate(
                 "CreateNodePool",
                 &what,
-                &location,
+                &cluster_path,
                 self.options.pool_timeout,
                 progress,
                 || {
@@ -748,7 +771,6 @@ impl Gke {
         progress: &dyn Progress,
     ) -> Result<Observed, ProviderError> {
         let (path, cluster_path) = self.pool_paths(spec)?;
-        let location = Gke::location_of(&cluster_path);
         let what = spec.address.to_string();
         let has = |k: &str| changed.iter().any(|c| c == k);
         if has("min_count") || has("max_count") {
@@ -756,7 +778,7 @@ impl Gke {
             self.mutate(
                 "SetNodePoolAutoscaling",
                 &what,
-                &location,
+                &cluster_path,
                 self.options.pool_timeout,
                 progress,
                 || {
@@ -778,7 +800,7 @@ impl Gke {
             self.mutate(
                 "SetNodePoolSize",
                 &what,
-                &location,
+                &cluster_path,
                 self.options.pool_timeout,
                 progress,
                 || {
@@ -806,13 +828,12 @@ impl Gke {
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let (path, cluster_path) = self.pool_paths(spec)?;
-        let location = Gke::location_of(&cluster_path);
         let what = spec.address.to_string();
         let deleted = self
             .mutate(
                 "DeleteNodePool",
                 &what,
-                &location,
+                &cluster_path,
                 self.options.pool_timeout,
                 progress,
                 || self.client.delete_node_pool().set_name(&path).send(),
