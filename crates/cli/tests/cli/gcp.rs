@@ -201,3 +201,50 @@ fn a_failed_create_is_one_line_naming_the_cluster_and_the_quota() {
     assert!(line.contains("hint: raise the quota"), "{line}");
     no_rejections(&fake);
 }
+
+#[test]
+fn an_operation_past_the_clouds_timeout_is_one_line_and_the_next_apply_waits_for_it() {
+    let fake = fake();
+    // The create runs until the test lets it go; the cloud waits 5 ms at most.
+    fake.configure(json!({"slow": {"gke-a": 1_000_000_000u64}}));
+    let impatient = STACK.replace(
+        "endpoint_url: URL }",
+        "endpoint_url: URL, timeouts: { create: 5ms } }",
+    );
+    let env = env(&fake, &impatient);
+    let r = env.run(&["apply", "--auto-approve"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stdout
+            .contains("is still PENDING after 5ms (hint: it goes on in GKE"),
+        "{}",
+        r.stdout
+    );
+    fake.configure(json!({"slow": {"gke-a": 1}}));
+    env.write_stack(&STACK.replace("URL", fake.url()));
+    env.run(&["apply", "--auto-approve"]).success();
+    let calls = fake.calls();
+    assert_eq!(
+        count(&calls, "POST", "/locations/us-central1/clusters"),
+        1,
+        "{calls:?}"
+    );
+    env.run(&["plan", "--detailed-exitcode"]).code(0);
+    no_rejections(&fake);
+}
+
+#[test]
+fn an_unsupported_version_is_one_line_with_where_to_look() {
+    let fake = fake();
+    let env = env(&fake, &STACK.replace("\"1.31\"", "\"1.20\""));
+    let r = env.run(&["apply", "--auto-approve"]);
+    assert_ne!(r.code, 0);
+    let line = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("is unsupported"))
+        .unwrap_or_else(|| panic!("no version error:\n{}\n{}", r.stdout, r.stderr));
+    assert!(line.contains("cluster.gke-a"), "{line}");
+    assert!(line.contains("get-server-config"), "{line}");
+    no_rejections(&fake);
+}

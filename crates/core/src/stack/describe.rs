@@ -32,6 +32,9 @@ pub enum SettingKind {
     Latency,
     /// How many calls run at once against this cloud (1-100000).
     MaxParallel,
+    /// A mapping of `create`/`update`/`delete` durations: how long an operation may
+    /// run before fedstack stops waiting; stored in milliseconds.
+    Timeouts,
 }
 
 /// A setting of a `clouds:` entry.

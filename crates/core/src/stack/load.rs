@@ -346,7 +346,16 @@ impl<'f> Loader<'f> {
                     decl.emulates = known.get(e.v);
                     Some(Value::from(e.v))
                 }),
-                SettingKind::Latency => self.latency(v, &what),
+                SettingKind::Latency => self.durations(
+                    v,
+                    &what,
+                    "latency",
+                    &["create", "read", "update", "delete"],
+                    true,
+                ),
+                SettingKind::Timeouts => {
+                    self.durations(v, &what, "timeouts", &["create", "update", "delete"], false)
+                }
                 SettingKind::MaxParallel => {
                     super::cx::as_int(&mut self.cx, v, &label, 1, 100_000).map(|i| Value::from(i.v))
                 }
@@ -372,16 +381,22 @@ impl<'f> Loader<'f> {
         }
     }
 
-    /// `latency`: a duration, or a mapping of create/read/update/delete durations.
-    /// Normalised to milliseconds.
-    fn latency(&mut self, node: &Node, what: &str) -> Option<Value> {
-        let label = format!("`latency` in {what}");
+    /// `latency` or `timeouts`: a mapping of durations per operation (or, when
+    /// `scalar_ok`, one duration for all). Normalised to milliseconds.
+    fn durations(
+        &mut self,
+        node: &Node,
+        what: &str,
+        field: &str,
+        ops: &[&str],
+        scalar_ok: bool,
+    ) -> Option<Value> {
+        let label = format!("`{field}` in {what}");
         match node {
-            Node::Scalar(s) => self.duration(s, &label).map(Value::from),
+            Node::Scalar(s) if scalar_ok => self.duration(s, &label).map(Value::from),
             Node::Map { .. } => {
                 let obj = Obj::new(&mut self.cx, node, label.clone(), node.span())?;
-                let ops = ["create", "read", "update", "delete"];
-                obj.check_fields(&mut self.cx, &ops);
+                obj.check_fields(&mut self.cx, ops);
                 let mut m = JsonMap::new();
                 let mut ok = true;
                 for op in ops {
@@ -408,13 +423,19 @@ impl<'f> Loader<'f> {
                 ok.then_some(Value::Object(m))
             }
             n => {
+                let expected = if scalar_ok {
+                    "a duration or a mapping"
+                } else {
+                    "a mapping of durations"
+                };
                 self.cx.error(
                     n.span(),
-                    format!(
-                        "expected a duration or a mapping for {label}, found {}",
-                        found(n)
-                    ),
-                    Some(names::DURATION_HINT.to_string()),
+                    format!("expected {expected} for {label}, found {}", found(n)),
+                    Some(if scalar_ok {
+                        names::DURATION_HINT.to_string()
+                    } else {
+                        format!("e.g. {field}: {{ create: 60m, delete: 30m }}")
+                    }),
                 );
                 None
             }

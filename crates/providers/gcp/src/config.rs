@@ -15,6 +15,35 @@ pub struct GcpSettings {
     /// A credentials file instead of Application Default Credentials.
     pub credentials_file: Option<PathBuf>,
     pub max_parallel: Option<usize>,
+    /// `timeouts: { create: 60m }`: how long an operation may run, overriding the
+    /// defaults (clusters 40 min, node pools 20 min).
+    pub timeouts: Timeouts,
+}
+
+/// Per-operation timeouts a cloud sets; `None`: the default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timeouts {
+    pub create: Option<Duration>,
+    pub update: Option<Duration>,
+    pub delete: Option<Duration>,
+}
+
+/// The kind of a change, for its timeout.
+#[derive(Debug, Clone, Copy)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Timeouts {
+    fn get(&self, op: Op) -> Option<Duration> {
+        match op {
+            Op::Create => self.create,
+            Op::Update => self.update,
+            Op::Delete => self.delete,
+        }
+    }
 }
 
 impl GcpSettings {
@@ -34,6 +63,20 @@ impl GcpSettings {
                 .get("max_parallel")
                 .and_then(|v| v.as_u64())
                 .map(|n| n as usize),
+            timeouts: {
+                // The loader stored milliseconds per operation.
+                let t = settings.get("timeouts");
+                let ms = |op: &str| {
+                    t.and_then(|t| t.get(op))
+                        .and_then(|v| v.as_u64())
+                        .map(Duration::from_millis)
+                };
+                Timeouts {
+                    create: ms("create"),
+                    update: ms("update"),
+                    delete: ms("delete"),
+                }
+            },
         })
     }
 }
@@ -47,6 +90,8 @@ pub struct GcpOptions {
     /// First delay between retries of a throttled or failed call (doubles each time).
     pub retry_base_delay: Duration,
     pub max_attempts: u32,
+    /// The cloud's own `timeouts`, over the two defaults above.
+    pub timeouts: Timeouts,
 }
 
 impl Default for GcpOptions {
@@ -58,11 +103,20 @@ impl Default for GcpOptions {
             pool_timeout: Duration::from_secs(20 * 60),
             retry_base_delay: Duration::from_secs(1),
             max_attempts: 8,
+            timeouts: Timeouts::default(),
         }
     }
 }
 
 impl GcpOptions {
+    pub fn for_cluster(&self, op: Op) -> Duration {
+        self.timeouts.get(op).unwrap_or(self.cluster_timeout)
+    }
+
+    pub fn for_pool(&self, op: Op) -> Duration {
+        self.timeouts.get(op).unwrap_or(self.pool_timeout)
+    }
+
     /// The defaults, with `FEDSTACK_GCP_POLL_INTERVAL` and `FEDSTACK_RETRY_BASE_DELAY`
     /// (durations: `5ms`, `2s`) for tests.
     pub fn from_env() -> GcpOptions {

@@ -9,17 +9,17 @@ use google_cloud_gax::error::Error;
 use crate::config::GcpOptions;
 
 /// Classifies an error of call `op` on `what` ("cluster `x`").
-pub(crate) fn classify(op: &str, what: &str, e: &Error) -> ProviderError {
+pub(crate) fn classify(op: &str, e: &Error) -> ProviderError {
     if e.is_connect() {
         return ProviderError::new(
             ErrorClass::Unreachable,
-            format!("{op} {what}: the endpoint refused the connection"),
+            format!("{op}: the endpoint refused the connection"),
         );
     }
     if e.is_authentication() {
         return ProviderError::new(
             ErrorClass::Denied,
-            format!("{op} {what}: could not get a Google access token: {e} (hint: check GOOGLE_APPLICATION_CREDENTIALS or the cloud's `credentials_file`)"),
+            format!("{op}: could not get a Google access token: {e} (hint: check GOOGLE_APPLICATION_CREDENTIALS or the cloud's `credentials_file`)"),
         );
     }
     let Some(status) = e.status() else {
@@ -28,7 +28,7 @@ pub(crate) fn classify(op: &str, what: &str, e: &Error) -> ProviderError {
         } else {
             ErrorClass::Permanent
         };
-        return ProviderError::new(class, format!("{op} {what}: {e}"));
+        return ProviderError::new(class, format!("{op}: {e}"));
     };
     let message = status.message.trim_end_matches('.');
     let (class, hint) = match status.code {
@@ -55,7 +55,7 @@ pub(crate) fn classify(op: &str, what: &str, e: &Error) -> ProviderError {
         }
         _ => (ErrorClass::Permanent, None),
     };
-    let mut text = format!("{op} {what}: {message}");
+    let mut text = format!("{op}: {message}");
     if let Some(h) = hint {
         text.push_str(&format!(" (hint: {h})"));
     }

@@ -21,7 +21,7 @@ use google_cloud_container_v1::model::{
 };
 use serde_json::{json, Value};
 
-use crate::config::GcpOptions;
+use crate::config::{GcpOptions, Op};
 use crate::errors::{classify, is_incompatible_operation, with_retries};
 use crate::operation;
 use google_cloud_gax::error::rpc::Code;
@@ -149,14 +149,14 @@ impl Gke {
         Ok((format!("{cluster_path}/nodePools/{pool}"), cluster_path))
     }
 
-    async fn get_cluster(&self, path: &str, what: &str) -> Result<Option<Cluster>, ProviderError> {
+    async fn get_cluster(&self, path: &str) -> Result<Option<Cluster>, ProviderError> {
         let got = with_retries(&self.options, || async {
             self.client
                 .get_cluster()
                 .set_name(path)
                 .send()
                 .await
-                .map_err(|e| classify("GetCluster", what, &e))
+                .map_err(|e| classify("GetCluster", &e))
         })
         .await;
         match got {
@@ -171,7 +171,6 @@ impl Gke {
     async fn mutate<F, Fut>(
         &self,
         op_name: &str,
-        what: &str,
         cluster: &str,
         timeout: Duration,
         progress: &dyn Progress,
@@ -195,10 +194,10 @@ impl Gke {
             let busy = raw.status().is_some_and(|s| {
                 s.code == Code::FailedPrecondition && is_incompatible_operation(&s.message)
             });
-            let e = classify(op_name, what, &raw);
+            let e = classify(op_name, &raw);
             if busy && attempt < max {
                 progress.status("waiting for another operation on the cluster");
-                self.wait_running_operations(location, cluster, what, progress)
+                self.wait_running_operations(location, cluster, progress)
                     .await?;
             } else if e.is_retryable() && attempt < e.class.attempts_allowed(max) {
                 tokio::time::sleep(delay).await;
@@ -210,16 +209,7 @@ impl Gke {
             }
             attempt += 1;
         };
-        operation::wait(
-            &self.client,
-            &self.options,
-            location,
-            op,
-            what,
-            timeout,
-            progress,
-        )
-        .await
+        operation::wait(&self.client, &self.options, location, op, timeout, progress).await
     }
 
     // ----- clusters --------------------------------------------------------------------
@@ -316,9 +306,8 @@ impl Gke {
         spec: &ResourceSpec,
     ) -> Result<Option<Observed>, ProviderError> {
         let path = self.cluster_path(spec)?;
-        let what = spec.address.to_string();
         Ok(self
-            .get_cluster(&path, &what)
+            .get_cluster(&path)
             .await?
             .map(|c| self.observe_cluster(spec, &c)))
     }
@@ -331,7 +320,6 @@ impl Gke {
         let region = self.cluster_region(spec)?;
         let location = self.location(region);
         let path = self.cluster_path(spec)?;
-        let what = spec.address.to_string();
         let mut cluster = Cluster::new()
             .set_name(&spec.cloud_name)
             .set_resource_labels(labels_of(&spec.attrs))
@@ -354,9 +342,8 @@ impl Gke {
         let created = self
             .mutate(
                 "CreateCluster",
-                &what,
                 &path,
-                self.options.cluster_timeout,
+                self.options.for_cluster(Op::Create),
                 progress,
                 || {
                     self.client
@@ -386,29 +373,24 @@ impl Gke {
         let region = self.cluster_region(spec)?;
         let location = self.location(region);
         let path = self.cluster_path(spec)?;
-        let what = spec.address.to_string();
-        self.wait_running_operations(&location, &path, &what, progress)
+        self.wait_running_operations(&location, &path, progress)
             .await?;
-        let Some(c) = self.get_cluster(&path, &what).await? else {
+        let Some(c) = self.get_cluster(&path).await? else {
             return Err(ProviderError::new(
                 ErrorClass::NotFound,
-                format!("{what}: the cluster is gone"),
+                "the cluster is gone".to_string(),
             ));
         };
         if let ResourceStatus::Failed(why) = self.observe_cluster(spec, &c).status {
-            return Err(ProviderError::new(
-                ErrorClass::Permanent,
-                format!("{what}: {why}"),
-            ));
+            return Err(ProviderError::new(ErrorClass::Permanent, why));
         }
         if c.node_pools.iter().any(|p| p.name == BOOTSTRAP_POOL) {
             let pool = format!("{path}/nodePools/{BOOTSTRAP_POOL}");
             let removed = self
                 .mutate(
                     "DeleteNodePool",
-                    &what,
                     &path,
-                    self.options.pool_timeout,
+                    self.options.for_cluster(Op::Create),
                     progress,
                     || self.client.delete_node_pool().set_name(&pool).send(),
                 )
@@ -418,8 +400,8 @@ impl Gke {
                 _ => {}
             }
         }
-        let c = self.get_cluster(&path, &what).await?.ok_or_else(|| {
-            ProviderError::new(ErrorClass::NotFound, format!("{what}: the cluster is gone"))
+        let c = self.get_cluster(&path).await?.ok_or_else(|| {
+            ProviderError::new(ErrorClass::NotFound, "the cluster is gone".to_string())
         })?;
         Ok(self.observe_cluster(spec, &c))
     }
@@ -429,7 +411,6 @@ impl Gke {
         &self,
         location: &str,
         path: &str,
-        what: &str,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let listed = with_retries(&self.options, || async {
@@ -438,7 +419,7 @@ impl Gke {
                 .set_parent(location)
                 .send()
                 .await
-                .map_err(|e| classify("ListOperations", what, &e))
+                .map_err(|e| classify("ListOperations", &e))
         })
         .await?;
         let target = format!("/{path}");
@@ -451,8 +432,7 @@ impl Gke {
                     &self.options,
                     location,
                     op,
-                    what,
-                    self.options.cluster_timeout,
+                    self.options.for_cluster(Op::Update),
                     progress,
                 )
                 .await?;
@@ -468,16 +448,14 @@ impl Gke {
         progress: &dyn Progress,
     ) -> Result<Observed, ProviderError> {
         let path = self.cluster_path(spec)?;
-        let what = spec.address.to_string();
         let has = |k: &str| changed.iter().any(|c| c == k);
         if has("kubernetes_version") {
             let v = attr_str(&spec.attrs, "kubernetes_version").unwrap_or("latest");
             let update = ClusterUpdate::new().set_desired_master_version(v);
             self.mutate(
                 "UpdateCluster",
-                &what,
                 &path,
-                self.options.cluster_timeout,
+                self.options.for_cluster(Op::Update),
                 progress,
                 || {
                     self.client
@@ -498,9 +476,8 @@ impl Gke {
                 .set_desired_release_channel(ReleaseChannel::new().set_channel(channel));
             self.mutate(
                 "UpdateCluster",
-                &what,
                 &path,
-                self.options.cluster_timeout,
+                self.options.for_cluster(Op::Update),
                 progress,
                 || {
                     self.client
@@ -514,15 +491,14 @@ impl Gke {
         }
         if has("labels") {
             // The fingerprint of the labels being replaced: read right before.
-            let current = self.get_cluster(&path, &what).await?.ok_or_else(|| {
-                ProviderError::new(ErrorClass::NotFound, format!("{what}: the cluster is gone"))
+            let current = self.get_cluster(&path).await?.ok_or_else(|| {
+                ProviderError::new(ErrorClass::NotFound, "the cluster is gone".to_string())
             })?;
             let labels = labels_of(&spec.attrs);
             self.mutate(
                 "SetLabels",
-                &what,
                 &path,
-                self.options.cluster_timeout,
+                self.options.for_cluster(Op::Update),
                 progress,
                 || {
                     self.client
@@ -535,8 +511,8 @@ impl Gke {
             )
             .await?;
         }
-        let c = self.get_cluster(&path, &what).await?.ok_or_else(|| {
-            ProviderError::new(ErrorClass::NotFound, format!("{what}: the cluster is gone"))
+        let c = self.get_cluster(&path).await?.ok_or_else(|| {
+            ProviderError::new(ErrorClass::NotFound, "the cluster is gone".to_string())
         })?;
         Ok(self.observe_cluster(spec, &c))
     }
@@ -547,13 +523,11 @@ impl Gke {
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let path = self.cluster_path(spec)?;
-        let what = spec.address.to_string();
         let deleted = self
             .mutate(
                 "DeleteCluster",
-                &what,
                 &path,
-                self.options.cluster_timeout,
+                self.options.for_cluster(Op::Delete),
                 progress,
                 || self.client.delete_cluster().set_name(&path).send(),
             )
@@ -638,14 +612,14 @@ impl Gke {
         }
     }
 
-    async fn get_pool(&self, path: &str, what: &str) -> Result<Option<NodePool>, ProviderError> {
+    async fn get_pool(&self, path: &str) -> Result<Option<NodePool>, ProviderError> {
         let got = with_retries(&self.options, || async {
             self.client
                 .get_node_pool()
                 .set_name(path)
                 .send()
                 .await
-                .map_err(|e| classify("GetNodePool", what, &e))
+                .map_err(|e| classify("GetNodePool", &e))
         })
         .await;
         match got {
@@ -660,9 +634,8 @@ impl Gke {
         spec: &ResourceSpec,
     ) -> Result<Option<Observed>, ProviderError> {
         let (path, _) = self.pool_paths(spec)?;
-        let what = spec.address.to_string();
         Ok(self
-            .get_pool(&path, &what)
+            .get_pool(&path)
             .await?
             .map(|p| Gke::observe_pool(spec, &p)))
     }
@@ -693,7 +666,6 @@ impl Gke {
     ) -> Result<Observed, ProviderError> {
         let (path, cluster_path) = self.pool_paths(spec)?;
         let (_, pool) = split_pool(&spec.cloud_name)?;
-        let what = spec.address.to_string();
         let mut config = NodeConfig::new().set_labels(labels_of(&spec.attrs));
         if let Some(m) = attr_str(&spec.attrs, "machine_type") {
             config = config.set_machine_type(m);
@@ -715,9 +687,8 @@ impl Gke {
         let created = self
             .mutate(
                 "CreateNodePool",
-                &what,
                 &cluster_path,
-                self.options.pool_timeout,
+                self.options.for_pool(Op::Create),
                 progress,
                 || {
                     self.client
@@ -733,20 +704,16 @@ impl Gke {
             Err(e) if e.class == ErrorClass::AlreadyExists => {}
             other => other?,
         }
-        self.pool_wait_path(spec, &path, &what).await
+        self.pool_wait_path(spec, &path).await
     }
 
     async fn pool_wait_path(
         &self,
         spec: &ResourceSpec,
         path: &str,
-        what: &str,
     ) -> Result<Observed, ProviderError> {
-        let p = self.get_pool(path, what).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("{what}: the node pool is gone"),
-            )
+        let p = self.get_pool(path).await?.ok_or_else(|| {
+            ProviderError::new(ErrorClass::NotFound, "the node pool is gone".to_string())
         })?;
         Ok(Gke::observe_pool(spec, &p))
     }
@@ -758,10 +725,9 @@ impl Gke {
     ) -> Result<Observed, ProviderError> {
         let (path, cluster_path) = self.pool_paths(spec)?;
         let location = Gke::location_of(&cluster_path);
-        let what = spec.address.to_string();
-        self.wait_running_operations(&location, &path, &what, progress)
+        self.wait_running_operations(&location, &path, progress)
             .await?;
-        self.pool_wait_path(spec, &path, &what).await
+        self.pool_wait_path(spec, &path).await
     }
 
     pub(crate) async fn pool_update(
@@ -771,15 +737,13 @@ impl Gke {
         progress: &dyn Progress,
     ) -> Result<Observed, ProviderError> {
         let (path, cluster_path) = self.pool_paths(spec)?;
-        let what = spec.address.to_string();
         let has = |k: &str| changed.iter().any(|c| c == k);
         if has("min_count") || has("max_count") {
             let scaling = Gke::autoscaling(spec);
             self.mutate(
                 "SetNodePoolAutoscaling",
-                &what,
                 &cluster_path,
-                self.options.pool_timeout,
+                self.options.for_pool(Op::Update),
                 progress,
                 || {
                     self.client
@@ -799,9 +763,8 @@ impl Gke {
                 .unwrap_or(0) as i32;
             self.mutate(
                 "SetNodePoolSize",
-                &what,
                 &cluster_path,
-                self.options.pool_timeout,
+                self.options.for_pool(Op::Update),
                 progress,
                 || {
                     self.client
@@ -815,11 +778,11 @@ impl Gke {
         }
         if has("labels") {
             return Err(invalid(format!(
-                "{what}: changing a GKE node pool's labels in place is not supported by fedstack yet (hint: `fedstack apply --replace {}` makes the pool again with them)",
+                "changing a GKE node pool's labels in place is not supported by fedstack yet (hint: `fedstack apply --replace {}` makes the pool again with them)",
                 spec.address
             )));
         }
-        self.pool_wait_path(spec, &path, &what).await
+        self.pool_wait_path(spec, &path).await
     }
 
     pub(crate) async fn pool_delete(
@@ -828,13 +791,11 @@ impl Gke {
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let (path, cluster_path) = self.pool_paths(spec)?;
-        let what = spec.address.to_string();
         let deleted = self
             .mutate(
                 "DeleteNodePool",
-                &what,
                 &cluster_path,
-                self.options.pool_timeout,
+                self.options.for_pool(Op::Delete),
                 progress,
                 || self.client.delete_node_pool().set_name(&path).send(),
             )

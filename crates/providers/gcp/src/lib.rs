@@ -15,5 +15,5 @@ mod gke;
 mod operation;
 mod provider;
 
-pub use config::{GcpOptions, GcpSettings};
+pub use config::{GcpOptions, GcpSettings, Op, Timeouts};
 pub use provider::GcpProvider;

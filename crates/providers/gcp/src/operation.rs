@@ -19,7 +19,6 @@ pub(crate) async fn wait(
     options: &GcpOptions,
     location: &str,
     op: Operation,
-    what: &str,
     timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<(), ProviderError> {
@@ -29,7 +28,7 @@ pub(crate) async fn wait(
     loop {
         if op.status == Status::Done {
             return match &op.error {
-                Some(e) if e.code != 0 => Err(failed(what, &op, &e.message)),
+                Some(e) if e.code != 0 => Err(failed(&op, &e.message)),
                 _ => Ok(()),
             };
         }
@@ -43,10 +42,10 @@ pub(crate) async fn wait(
             return Err(ProviderError::new(
                 ErrorClass::Permanent,
                 format!(
-                    "{what}: operation {} is still {} after {} min (hint: it goes on in GKE; the next apply waits for it again; raise the timeout if this is normal here)",
+                    "operation {} is still {} after {} (hint: it goes on in GKE and the next apply waits for it again; to wait longer, set `timeouts` on the cloud, e.g. timeouts: {{ create: 60m }})",
                     op.name,
                     op.status.name().unwrap_or("running"),
-                    timeout.as_secs() / 60
+                    shown(timeout)
                 ),
             ));
         }
@@ -57,14 +56,25 @@ pub(crate) async fn wait(
                 .set_name(&name)
                 .send()
                 .await
-                .map_err(|e| classify("GetOperation", what, &e))
+                .map_err(|e| classify("GetOperation", &e))
         })
         .await?;
     }
 }
 
+/// `40m`, `90s`, `5ms`.
+fn shown(d: Duration) -> String {
+    if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) {
+        format!("{}m", d.as_secs() / 60)
+    } else if d.as_millis() >= 1000 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
 /// An operation that finished with an error: quota and versions get a hint.
-fn failed(what: &str, op: &Operation, message: &str) -> ProviderError {
+fn failed(op: &Operation, message: &str) -> ProviderError {
     let op_type = op.operation_type.name().unwrap_or("operation");
     let lower = message.to_ascii_lowercase();
     let hint = if lower.contains("quota") {
@@ -77,6 +87,6 @@ fn failed(what: &str, op: &Operation, message: &str) -> ProviderError {
     ProviderError::new(
         // RESOURCE_EXHAUSTED in an operation is a quota, not a rate: it stays until fixed.
         ErrorClass::Permanent,
-        format!("{what}: {op_type} failed: {message}{hint}"),
+        format!("{op_type} failed: {message}{hint}"),
     )
 }

@@ -42,9 +42,14 @@ impl GcpProvider {
         ctx: &ProviderContext,
         options: GcpOptions,
     ) -> Result<GcpProvider, ProviderError> {
+        let settings = GcpSettings::from_values(cloud, settings)?;
+        let options = GcpOptions {
+            timeouts: settings.timeouts,
+            ..options
+        };
         Ok(GcpProvider {
             cloud: cloud.to_string(),
-            settings: GcpSettings::from_values(cloud, settings)?,
+            settings,
             options,
             read_only: ctx.read_only,
             gke: OnceCell::new(),

@@ -35,6 +35,7 @@ const SETTINGS: &[Setting] = &[
     Setting::optional("credentials_file", SettingKind::Str),
     Setting::optional("endpoint_url", SettingKind::Str),
     Setting::optional("max_parallel", SettingKind::MaxParallel),
+    Setting::optional("timeouts", SettingKind::Timeouts),
 ];
 
 /// `release_channel` values, as the stack spells them (GKE: `RAPID`, ...).
