@@ -260,6 +260,23 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Tags as AWS and Azure take them: keys 1-128, values up to 256 characters.
+pub fn check_tags(product: &str, labels: &[(&str, &str)]) -> Result<(), String> {
+    for (k, v) in labels {
+        if k.is_empty() || k.len() > 128 || v.len() > 256 {
+            return Err(format!(
+                "tag `{k}` is too long for {product}: keys 1-128, values up to 256 characters"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A lowercase ASCII letter or a digit.
+pub fn lower_alnum(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
+}
+
 /// A decimal number without leading zeros, at most `max`: `4`, `16`, not `04`.
 pub fn small_number(s: &str, max: u32) -> bool {
     !s.is_empty()

@@ -102,6 +102,15 @@ fn conditions(list: &[google_cloud_container_v1::model::StatusCondition]) -> Str
     }
 }
 
+/// A read of something that is not there is `None`, not an error.
+fn absent_is_none<T>(got: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match got {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `cluster.pool` -> (`cluster`, `pool`).
 fn split_pool(name: &str) -> Result<(&str, &str), ProviderError> {
     name.split_once('.')
@@ -159,11 +168,7 @@ impl Gke {
                 .map_err(|e| classify("GetCluster", &e))
         })
         .await;
-        match got {
-            Ok(c) => Ok(Some(c)),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        absent_is_none(got)
     }
 
     /// Runs one mutation (retried while throttled or while another operation runs on
@@ -622,11 +627,7 @@ impl Gke {
                 .map_err(|e| classify("GetNodePool", &e))
         })
         .await;
-        match got {
-            Ok(p) => Ok(Some(p)),
-            Err(e) if e.class == ErrorClass::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        absent_is_none(got)
     }
 
     pub(crate) async fn pool_read(

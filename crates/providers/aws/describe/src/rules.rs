@@ -2,7 +2,7 @@
 //! tags, as AWS documents them. The sim answers with these rules when it emulates aws
 //! (its tests: `providers/sim/src/validate.rs`).
 
-use fedstack_core::stack::describe::{small_number, ApiRules};
+use fedstack_core::stack::describe::{check_tags, lower_alnum, small_number, ApiRules};
 
 /// EKS's rules.
 pub struct EksRules;
@@ -61,19 +61,8 @@ impl ApiRules for EksRules {
 
     /// Tags: keys 1-128, values up to 256 characters.
     fn check_labels(&self, labels: &[(&str, &str)]) -> Result<(), String> {
-        for (k, v) in labels {
-            if k.is_empty() || k.len() > 128 || v.len() > 256 {
-                return Err(format!(
-                    "tag `{k}` is too long for EKS: keys 1-128, values up to 256 characters"
-                ));
-            }
-        }
-        Ok(())
+        check_tags("EKS", labels)
     }
-}
-
-fn lower_alnum(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
 /// EKS clusters: 1-100, node groups 1-63: letters, digits, hyphens and underscores,

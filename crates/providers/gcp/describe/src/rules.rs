@@ -2,7 +2,7 @@
 //! labels, as Google documents them. The sim answers with these rules when it
 //! emulates gcp (its tests: `providers/sim/src/validate.rs`).
 
-use fedstack_core::stack::describe::{did_you_mean, small_number, ApiRules};
+use fedstack_core::stack::describe::{did_you_mean, lower_alnum, small_number, ApiRules};
 
 /// GKE's rules.
 pub struct GkeRules;
@@ -100,10 +100,6 @@ impl ApiRules for GkeRules {
         }
         Ok(())
     }
-}
-
-fn lower_alnum(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
 /// GKE: 1-40 lowercase letters, digits and hyphens, starting with a letter, not ending
