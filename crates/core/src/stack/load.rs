@@ -626,6 +626,8 @@ impl<'f> Loader<'f> {
         let mut out = Values::new();
         for field in fields {
             let name = field.name;
+            // Absent takes the default; present but wrong is reported and left out.
+            let absent = obj.get(name).is_none();
             let value = match field.kind {
                 FieldKind::Custom => continue,
                 FieldKind::Str => obj.str_opt(&mut self.cx, name).map(|s| {
@@ -635,11 +637,7 @@ impl<'f> Loader<'f> {
                 FieldKind::Enum { allowed, default } => obj
                     .enum_opt(&mut self.cx, name, allowed)
                     .map(|e| e.v)
-                    .or(if obj.get(name).is_none() {
-                        default
-                    } else {
-                        None
-                    })
+                    .or(default.filter(|_| absent))
                     .map(Value::from),
                 FieldKind::EnumList { allowed, noun } => {
                     Some(Value::from(self.enum_list(obj, name, allowed, noun, what)))
@@ -661,16 +659,12 @@ impl<'f> Loader<'f> {
                 FieldKind::Int { min, max, default } => obj
                     .int_opt(&mut self.cx, name, min, max)
                     .map(|i| i.v)
-                    .or(if obj.get(name).is_none() {
-                        default
-                    } else {
-                        None
-                    })
+                    .or(default.filter(|_| absent))
                     .map(Value::from),
             };
             if let Some(v) = value {
                 out.insert(name.to_string(), v);
-            } else if obj.get(name).is_none() {
+            } else if absent {
                 out.insert(name.to_string(), Value::Null);
             }
         }

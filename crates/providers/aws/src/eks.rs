@@ -41,14 +41,7 @@ use crate::errors::{classify, invalid, not_found, permanent, with_retries};
 /// Tag fedstack puts on what it makes (not shown as a label).
 pub const STACK_TAG: &str = "fedstack:stack";
 
-/// Control plane log types in EKS's order.
-const LOG_TYPES: &[&str] = &[
-    "api",
-    "audit",
-    "authenticator",
-    "controllerManager",
-    "scheduler",
-];
+use fedstack_describe_aws::LOG_TYPES;
 
 pub(crate) struct Eks {
     clients: Arc<Clients>,

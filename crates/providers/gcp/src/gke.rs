@@ -171,6 +171,13 @@ impl Gke {
         absent_is_none(got)
     }
 
+    /// The cluster at `path`, which must be there.
+    async fn existing_cluster(&self, path: &str) -> Result<Cluster, ProviderError> {
+        self.get_cluster(path).await?.ok_or_else(|| {
+            ProviderError::new(ErrorClass::NotFound, "the cluster is gone".to_string())
+        })
+    }
+
     /// Runs one mutation (retried while throttled or while another operation runs on
     /// the cluster) and waits for its operation.
     async fn mutate<F, Fut>(
@@ -380,12 +387,7 @@ impl Gke {
         let path = self.cluster_path(spec)?;
         self.wait_running_operations(&location, &path, progress)
             .await?;
-        let Some(c) = self.get_cluster(&path).await? else {
-            return Err(ProviderError::new(
-                ErrorClass::NotFound,
-                "the cluster is gone".to_string(),
-            ));
-        };
+        let c = self.existing_cluster(&path).await?;
         if let ResourceStatus::Failed(why) = self.observe_cluster(spec, &c).status {
             return Err(ProviderError::new(ErrorClass::Permanent, why));
         }
@@ -405,9 +407,7 @@ impl Gke {
                 _ => {}
             }
         }
-        let c = self.get_cluster(&path).await?.ok_or_else(|| {
-            ProviderError::new(ErrorClass::NotFound, "the cluster is gone".to_string())
-        })?;
+        let c = self.existing_cluster(&path).await?;
         Ok(self.observe_cluster(spec, &c))
     }
 
@@ -454,31 +454,21 @@ impl Gke {
     ) -> Result<Observed, ProviderError> {
         let path = self.cluster_path(spec)?;
         let has = |k: &str| changed.iter().any(|c| c == k);
+        // GKE takes one desired change per UpdateCluster call.
+        let mut updates = Vec::new();
         if has("kubernetes_version") {
             let v = attr_str(&spec.attrs, "kubernetes_version").unwrap_or("latest");
-            let update = ClusterUpdate::new().set_desired_master_version(v);
-            self.mutate(
-                "UpdateCluster",
-                &path,
-                self.options.for_cluster(Op::Update),
-                progress,
-                || {
-                    self.client
-                        .update_cluster()
-                        .set_name(&path)
-                        .set_update(update.clone())
-                        .send()
-                },
-            )
-            .await?;
+            updates.push(ClusterUpdate::new().set_desired_master_version(v));
         }
         if let (true, Some(channel)) = (
             has("release_channel"),
             attr_str(&spec.attrs, "release_channel"),
         ) {
-            let channel = channel_of(channel);
-            let update = ClusterUpdate::new()
-                .set_desired_release_channel(ReleaseChannel::new().set_channel(channel));
+            updates.push(ClusterUpdate::new().set_desired_release_channel(
+                ReleaseChannel::new().set_channel(channel_of(channel)),
+            ));
+        }
+        for update in updates {
             self.mutate(
                 "UpdateCluster",
                 &path,
@@ -496,9 +486,7 @@ impl Gke {
         }
         if has("labels") {
             // The fingerprint of the labels being replaced: read right before.
-            let current = self.get_cluster(&path).await?.ok_or_else(|| {
-                ProviderError::new(ErrorClass::NotFound, "the cluster is gone".to_string())
-            })?;
+            let current = self.existing_cluster(&path).await?;
             let labels = labels_of(&spec.attrs);
             self.mutate(
                 "SetLabels",
@@ -516,9 +504,7 @@ impl Gke {
             )
             .await?;
         }
-        let c = self.get_cluster(&path).await?.ok_or_else(|| {
-            ProviderError::new(ErrorClass::NotFound, "the cluster is gone".to_string())
-        })?;
+        let c = self.existing_cluster(&path).await?;
         Ok(self.observe_cluster(spec, &c))
     }
 

@@ -81,7 +81,8 @@ const CLUSTER_FIELDS: &[Field] = &[
 ];
 
 const ENDPOINT_ACCESS: &[&str] = &["public", "private", "public_and_private"];
-const LOG_TYPES: &[&str] = &[
+/// Control plane log types, in EKS's order.
+pub const LOG_TYPES: &[&str] = &[
     "api",
     "audit",
     "authenticator",
