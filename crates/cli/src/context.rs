@@ -3,11 +3,15 @@
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use fedstack_core::stack::{load_stack, DesiredStack};
+use fedstack_core::address::ResourceKind;
+use fedstack_core::stack::{load_stack, DesiredStack, KUBERNETES_CLOUD};
 use fedstack_core::state::StateSnapshot;
+use fedstack_core::value::{Expr, Values};
 use fedstack_engine::{EngineSettings, Providers};
-use fedstack_provider::{ProviderContext, SharedProvider};
+use fedstack_provider::{ProviderContext, ResourceSpec, SharedProvider};
+use fedstack_provider_kubernetes::{ClusterDirectory, KubernetesProvider};
 use fedstack_state::LocalBackend;
 
 use crate::args::Global;
@@ -117,6 +121,25 @@ impl Context {
             .collect();
         used.extend(state.resources.values().filter_map(|r| r.cloud.as_deref()));
         used.extend(state.intents.values().filter_map(|i| i.cloud.as_deref()));
+        // Federations across clouds: joined through every cluster's own cloud, so those
+        // clouds are needed too.
+        let kubernetes = used.contains(KUBERNETES_CLOUD);
+        if kubernetes {
+            used.extend(
+                stack
+                    .resources
+                    .iter()
+                    .filter(|r| r.address.kind == ResourceKind::Cluster)
+                    .filter_map(|r| r.cloud.as_deref()),
+            );
+            used.extend(
+                state
+                    .resources
+                    .values()
+                    .filter(|r| r.address.kind == ResourceKind::Cluster)
+                    .filter_map(|r| r.cloud.as_deref()),
+            );
+        }
         let ctx = ProviderContext {
             stack: stack.name.clone(),
             state_dir: self.state_dir.clone(),
@@ -139,6 +162,13 @@ impl Context {
             };
             let provider: SharedProvider = make(name, &cloud.settings, &ctx)?;
             providers.insert(name.to_string(), provider);
+        }
+        if kubernetes {
+            let clusters = cluster_directory(stack, state, &providers);
+            providers.insert(
+                KUBERNETES_CLOUD.to_string(),
+                Arc::new(KubernetesProvider::new(clusters, read_only)),
+            );
         }
         Ok(providers)
     }
@@ -178,4 +208,51 @@ pub fn io_reason(e: &std::io::Error) -> String {
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
     }
+}
+
+/// Every cluster of the state and the stack with its cloud's provider, for the
+/// kubernetes provider's joins: the recorded spec (all resolved) where there is one, else
+/// the stack's literal attributes (a cluster this run creates; its provider finds it by
+/// name and location).
+fn cluster_directory(
+    stack: &DesiredStack,
+    state: &StateSnapshot,
+    providers: &Providers,
+) -> ClusterDirectory {
+    let mut clusters = ClusterDirectory::new();
+    for r in state.resources.values() {
+        if r.address.kind != ResourceKind::Cluster {
+            continue;
+        }
+        if let Some(p) = r.cloud.as_ref().and_then(|c| providers.get(c)) {
+            let spec = ResourceSpec {
+                address: r.address.clone(),
+                cloud_name: r.cloud_name.clone(),
+                attrs: r.attrs.clone(),
+            };
+            clusters.add(r.address.name.as_str(), p.clone(), spec);
+        }
+    }
+    for r in &stack.resources {
+        if r.address.kind != ResourceKind::Cluster {
+            continue;
+        }
+        if let Some(p) = r.cloud.as_ref().and_then(|c| providers.get(c)) {
+            let attrs: Values = r
+                .attrs
+                .iter()
+                .filter_map(|(k, e)| match e {
+                    Expr::Literal(v) => Some((k.clone(), v.clone())),
+                    _ => None,
+                })
+                .collect();
+            let spec = ResourceSpec {
+                address: r.address.clone(),
+                cloud_name: r.address.cloud_name().to_string(),
+                attrs,
+            };
+            clusters.add(r.address.name.as_str(), p.clone(), spec);
+        }
+    }
+    clusters
 }

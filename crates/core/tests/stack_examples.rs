@@ -39,6 +39,8 @@ fn example_stacks_load() {
         "endpoint_access",
         "logging",
         "ingress_address",
+        // Real clusters' joins are read back by the kubernetes provider.
+        "credentials",
     ];
     let common = |s: &DesiredStack| -> Vec<(String, Vec<String>)> {
         s.resources

@@ -9,6 +9,9 @@
 //!   `kubefedctl join`, `core.kubefed.io/v1beta1`), idempotent, and reads that notice
 //!   drift (a deleted or stale host Secret, an edited `KubeFedCluster` or role).
 //! - [`objects`]: the objects themselves, built as JSON with no I/O (unit-tested).
+//! - [`resources`]: the `federation_host` / `federation_member` resources on top of
+//!   [`federation`], for any [`resources::ClusterSource`] (local control planes, or
+//!   clusters reached through their clouds' `cluster_access`).
 //!
 //! Errors are [`KubeError`]s: one line, classified for the engine, never a token.
 
@@ -17,6 +20,7 @@ mod errors;
 pub mod federation;
 mod kubeconfig;
 pub mod objects;
+pub mod resources;
 
 pub use client::{client_for, client_from_kubeconfig, get_text};
 pub use errors::KubeError;

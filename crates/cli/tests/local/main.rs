@@ -9,6 +9,7 @@
 
 #[path = "../cli/common.rs"]
 mod common;
+mod gke;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -148,11 +149,15 @@ fn token_of(s: &Secret) -> Option<String> {
         .map(|b| String::from_utf8_lossy(&b.0).into_owned())
 }
 
-/// Checks every object of the join of each of `members` into local-a, and that the
+async fn check_joined(kc: &Path, members: &[&str]) -> BTreeMap<String, String> {
+    check_joined_to(kc, HOST, members).await
+}
+
+/// Checks every object of the join of each of `members` into `host_name`, and that the
 /// token the host holds works against the member with what the role grants. Returns
 /// each member's ServiceAccount uid.
-async fn check_joined(kc: &Path, members: &[&str]) -> BTreeMap<String, String> {
-    let host = client(kc, HOST).await;
+async fn check_joined_to(kc: &Path, host_name: &str, members: &[&str]) -> BTreeMap<String, String> {
+    let host = client(kc, host_name).await;
     let mut want: Vec<String> = members.iter().map(|m| m.to_string()).collect();
     want.sort();
     assert_eq!(kfc_names(&host).await, want, "KubeFedClusters on the host");
@@ -163,7 +168,7 @@ async fn check_joined(kc: &Path, members: &[&str]) -> BTreeMap<String, String> {
     assert_eq!(cfg.data["spec"]["scope"], "Cluster");
     let mut uids = BTreeMap::new();
     for m in members {
-        let sa_name = format!("{m}-{HOST}");
+        let sa_name = format!("{m}-{host_name}");
         let (_, target) = fedstack_kube::load_kubeconfig(kc, Some(m)).expect("context");
         let ca_pem = target.ca_pem.clone().expect("ca in kubeconfig");
         // Host side: KubeFedCluster and the Secret it points to.
@@ -205,7 +210,7 @@ async fn check_joined(kc: &Path, members: &[&str]) -> BTreeMap<String, String> {
             labels
                 .get("fedstack.io/federation-host")
                 .map(String::as_str),
-            Some(HOST)
+            Some(host_name)
         );
         assert_eq!(
             labels
@@ -325,15 +330,19 @@ where
     names
 }
 
-/// Exactly the objects of the joins of `members` (and nothing else of fedstack's) exist.
 async fn check_exact(kc: &Path, members: &[&str]) {
-    let host = client(kc, HOST).await;
+    check_exact_to(kc, HOST, members).await
+}
+
+/// Exactly the objects of the joins of `members` (and nothing else of fedstack's) exist.
+async fn check_exact_to(kc: &Path, host_name: &str, members: &[&str]) {
+    let host = client(kc, host_name).await;
     let mut host_secrets: Vec<String> = members
         .iter()
-        .map(|m| format!("{m}-{HOST}-credentials"))
+        .map(|m| format!("{m}-{host_name}-credentials"))
         .collect();
-    if members.contains(&HOST) {
-        host_secrets.push(format!("{HOST}-{HOST}"));
+    if members.contains(&host_name) {
+        host_secrets.push(format!("{host_name}-{host_name}"));
     }
     host_secrets.sort();
     assert_eq!(
@@ -342,12 +351,12 @@ async fn check_exact(kc: &Path, members: &[&str]) {
     );
     for m in members {
         let c = client(kc, m).await;
-        let sa = format!("{m}-{HOST}");
+        let sa = format!("{m}-{host_name}");
         assert_eq!(
             names_with_label(Api::<ServiceAccount>::namespaced(c.clone(), NS)).await,
             [sa.as_str()]
         );
-        if *m != HOST {
+        if *m != host_name {
             assert_eq!(
                 names_with_label(Api::<Secret>::namespaced(c.clone(), NS)).await,
                 [sa.as_str()]

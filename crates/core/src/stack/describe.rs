@@ -150,6 +150,10 @@ pub struct ClusterLowering {
 
 /// A provider's description of its cloud. One static value per provider, registered
 /// with the loader through [`Clouds`].
+/// The cloud of federation resources joined by the built-in Kubernetes provider (a
+/// reserved name: no `clouds:` entry may take it).
+pub const KUBERNETES_CLOUD: &str = "kubernetes";
+
 pub trait CloudDescription: Sync {
     /// The `provider:` value of its clouds, e.g. `aws`.
     fn provider(&self) -> &'static str;
@@ -188,7 +192,15 @@ pub trait CloudDescription: Sync {
         &[]
     }
 
-    /// Attributes every federation member gets when its host is on this cloud.
+    /// Whether this cloud's provider runs federations of its own clusters itself (sim:
+    /// simulated joins; local: its control planes, started when down). Otherwise the
+    /// built-in Kubernetes provider ([`KUBERNETES_CLOUD`]) joins them through
+    /// `cluster_access`.
+    fn runs_federation(&self) -> bool {
+        false
+    }
+
+    /// Attributes every federation member gets when this cloud runs its federation.
     fn member_attrs(&self) -> Attrs {
         Attrs::new()
     }

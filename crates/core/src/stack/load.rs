@@ -9,6 +9,7 @@ use serde_json::{Map as JsonMap, Value};
 use super::cx::{as_str, clip, clip_to, found, one_of, to_json, Cx, Fmt, FxMap, Obj, Sp};
 use super::describe::{
     CloudDescription, Clouds, ClusterInput, Field, FieldKind, Setting, SettingKind,
+    KUBERNETES_CLOUD,
 };
 use super::names;
 use super::yaml::{self, Node, Scalar};
@@ -269,6 +270,13 @@ impl<'f> Loader<'f> {
     fn cloud(&mut self, key: &Scalar, node: &Node) {
         let name = key.text.to_string();
         let what = format!("cloud `{}`", clip(&name));
+        if name == KUBERNETES_CLOUD {
+            self.cx.error(
+                key.span,
+                format!("cloud name `{KUBERNETES_CLOUD}` is reserved"),
+                Some("fedstack runs federations across clouds under that name; call this cloud something else (e.g. after its provider or region)".to_string()),
+            );
+        }
         let mut decl = CloudDecl {
             provider: None,
             emulates: None,
@@ -922,6 +930,32 @@ impl<'f> Loader<'f> {
             .as_ref()
             .and_then(|c| self.cloud_decls.get(c))
             .and_then(|d| d.provider);
+        // A provider that runs federations itself (simulated or local clusters) keeps
+        // them when every member is on a cloud of that provider; anything else is joined
+        // by the built-in Kubernetes provider, through each cluster's cloud.
+        let provider_of = |cluster: &str| {
+            self.clusters
+                .get(cluster)
+                .and_then(|c| c.cloud.as_ref())
+                .and_then(|c| self.cloud_decls.get(c))
+                .and_then(|d| d.provider)
+                .map(|d| d.provider())
+        };
+        let own_federation = host_description.is_some_and(|d| {
+            d.runs_federation()
+                && members
+                    .iter()
+                    .all(|m| provider_of(&m.v) == Some(d.provider()))
+        });
+        let (federation_cloud, member_attrs) = match host_description {
+            Some(d) if own_federation => (host_cloud.clone(), d.member_attrs()),
+            _ => {
+                let mut attrs = Attrs::new();
+                // The provider reads what is wrong with a join here (`in sync` when nothing).
+                attrs.insert("credentials".into(), Expr::lit("in sync"));
+                (Some(KUBERNETES_CLOUD.to_string()), attrs)
+            }
+        };
         let host_pools = self
             .clusters
             .get(&host.v)
@@ -936,7 +970,7 @@ impl<'f> Loader<'f> {
         attrs.insert("scope".into(), Expr::lit(scope));
         self.push(
             host_addr.clone(),
-            host_cloud.clone(),
+            federation_cloud.clone(),
             attrs,
             host_pools,
             host.span,
@@ -958,11 +992,9 @@ impl<'f> Loader<'f> {
                 "ca_bundle".into(),
                 Expr::reference(cluster, "ca_certificate"),
             );
-            if let Some(d) = host_description {
-                attrs.extend(d.member_attrs());
-            }
+            attrs.extend(member_attrs.clone());
             let address = Address::new(ResourceKind::FederationMember, m.v);
-            self.push(address, host_cloud.clone(), attrs, Vec::new(), m.span);
+            self.push(address, federation_cloud.clone(), attrs, Vec::new(), m.span);
         }
     }
 

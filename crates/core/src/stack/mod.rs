@@ -14,7 +14,7 @@ mod names;
 mod yaml;
 
 pub use cx::MAX_DIAGNOSTICS;
-pub use describe::{CloudDescription, Clouds};
+pub use describe::{CloudDescription, Clouds, KUBERNETES_CLOUD};
 pub use desired::{CloudConfig, DesiredResource, DesiredStack, OutputDef};
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
 pub use load::load_stack;

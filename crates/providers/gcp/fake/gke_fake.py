@@ -18,6 +18,14 @@ Authentication is real OAuth2 in miniature: `POST /token` exchanges the refresh 
 of an `authorized_user` credentials file (grant_type=refresh_token) for a bearer token,
 and every API call must carry one it issued.
 
+Clusters can be real: given `backing` control planes (config), a cluster that finishes
+creating gets the next one's endpoint and CA, and `POST /authenticate` answers the
+Kubernetes authenticating webhook (TokenReview, authentication.k8s.io/v1) for the
+fake's tokens -- as GKE's apiservers accept Google tokens -- so a kube-apiserver started
+with `--authentication-token-webhook-config-file` pointing here lets the same bearer
+token that calls the GKE API administer the cluster (group system:masters, as a
+project owner gets cluster-admin on GKE).
+
 Control (tests only, under /_fake/): POST faults, POST config, GET calls,
 GET rejections, GET state, POST reset.
 
@@ -193,10 +201,12 @@ class World:
         self.rejections = []
         self.faults = []
         self.tokens = set()
+        self.reviews = 0  # TokenReviews answered
         self.polls_per_step = 1
         self.slow = {}  # cluster name -> polls per step
         self.fail = {}  # cluster name -> (status name, message): its next create fails
         self.sizes = {}  # node pool name -> size set with setSize
+        self.backing = []  # [{"endpoint": "127.0.0.1:PORT", "ca": base64 PEM}], used in order
         self.versions = ["1.33.5-gke.1080000", "1.32.9-gke.1130000", "1.31.13-gke.1023000", "1.31.12-gke.1265000"]
         self.next_op = 1
 
@@ -329,6 +339,10 @@ def create_cluster(parent, body):
         cluster["status"] = "RUNNING"
         cluster["endpoint"] = "203.0.113.10"
         cluster["masterAuth"] = {"clusterCaCertificate": FAKE_CA}
+        if WORLD.backing:
+            real = WORLD.backing.pop(0)
+            cluster["endpoint"] = real["endpoint"]
+            cluster["masterAuth"] = {"clusterCaCertificate": real["ca"]}
         for p in cluster["nodePools"]:
             p["status"] = "RUNNING"
         return None
@@ -517,8 +531,8 @@ HANDLERS = {
     "container.projects.locations.getServerConfig": lambda a, b: server_config(a),
 }
 
-# Not a real CA: the fake's clusters are not reachable (a test backs them with a
-# local control plane when it needs one).
+# Not a real CA: the fake's clusters are not reachable unless a test gives the fake
+# `backing` control planes.
 FAKE_CA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmZha2UKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
 
 
@@ -567,6 +581,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._control(http_method, url.path, raw)
         if url.path == "/token" and http_method == "POST":
             return self._token(raw)
+        if url.path == "/authenticate" and http_method == "POST":
+            return self._token_review(raw)
         with WORLD.lock:
             return self._api(http_method, url, raw)
 
@@ -592,6 +608,27 @@ class Handler(BaseHTTPRequestHandler):
         with WORLD.lock:
             WORLD.tokens.add(token)
         return self._send(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer", "scope": "https://www.googleapis.com/auth/cloud-platform"})
+
+    def _token_review(self, raw):
+        """The kube-apiserver's authenticating webhook: is this one of our tokens?"""
+        try:
+            review = json.loads(raw or b"{}")
+        except ValueError:
+            return self._send(400, {"error": "not JSON"})
+        token = ((review.get("spec") or {}).get("token")) or ""
+        with WORLD.lock:
+            known = token in WORLD.tokens
+            WORLD.reviews += 1
+        status = {"authenticated": known}
+        if known:
+            status["user"] = {
+                "username": "fedstack-test-user@example.com",
+                "uid": "fedstack-test-user",
+                "groups": ["system:masters", "system:authenticated"],
+            }
+        else:
+            status["error"] = "not a token this fake issued"
+        return self._send(200, {"apiVersion": review.get("apiVersion") or "authentication.k8s.io/v1", "kind": "TokenReview", "status": status})
 
     def _api(self, http_method, url, raw):
         WORLD.calls.append({"method": http_method, "path": url.path, "query": url.query})
@@ -645,7 +682,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_fake/rejections":
                 return self._send(200, WORLD.rejections)
             if path == "/_fake/state":
-                return self._send(200, {"clusters": WORLD.clusters, "sizes": WORLD.sizes, "operations": {k: v["op"] for k, v in WORLD.operations.items()}})
+                return self._send(200, {"clusters": WORLD.clusters, "sizes": WORLD.sizes, "operations": {k: v["op"] for k, v in WORLD.operations.items()}, "reviews": WORLD.reviews, "backing_left": len(WORLD.backing)})
             if path == "/_fake/faults" and http_method == "POST":
                 body.setdefault("times", 1)
                 WORLD.faults.append(body)
@@ -658,6 +695,7 @@ class Handler(BaseHTTPRequestHandler):
                     WORLD.fail[k] = (v["status"], v["message"])
                 if "versions" in body:
                     WORLD.versions = list(body["versions"])
+                WORLD.backing.extend(body.get("backing") or [])
                 return self._send(200, {})
             if path == "/_fake/reset" and http_method == "POST":
                 tokens = WORLD.tokens

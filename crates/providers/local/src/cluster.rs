@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::config::controllers;
+use crate::config::{controllers, extra_apiserver_args};
 use crate::errors::{io, permanent, transient};
 use crate::files::{private_dir, read_opt, write_file};
 use crate::ports::{self, Ports};
@@ -313,7 +313,11 @@ impl ClusterDir {
                     progress.status(&format!("starting {component}"));
                     let args = match component {
                         "etcd" => etcd_args(&self.dir, &meta.ports, &self.name),
-                        "kube-apiserver" => apiserver_args(&self.dir, &meta.ports),
+                        "kube-apiserver" => {
+                            let mut args = apiserver_args(&self.dir, &meta.ports);
+                            args.extend(extra_apiserver_args());
+                            args
+                        }
                         _ => controller_manager_args(&self.dir, &meta.ports, &controllers()),
                     };
                     let log = self.log(component);

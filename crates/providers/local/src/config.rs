@@ -144,6 +144,19 @@ pub fn check_binaries(dir: &Path) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Extra kube-apiserver flags, whitespace-separated, after fedstack's own (a repeated
+/// flag: the last wins): an authenticating webhook, feature gates, audit logging.
+pub const ENV_APISERVER_ARGS: &str = "FEDSTACK_LOCAL_APISERVER_ARGS";
+
+/// The flags of [`ENV_APISERVER_ARGS`], read at each start of a control plane.
+pub(crate) fn extra_apiserver_args() -> Vec<String> {
+    std::env::var(ENV_APISERVER_ARGS)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
 /// The controllers to run (`FEDSTACK_LOCAL_CONTROLLERS`, else [`DEFAULT_CONTROLLERS`]).
 pub(crate) fn controllers() -> String {
     std::env::var(ENV_CONTROLLERS)

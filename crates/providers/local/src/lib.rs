@@ -18,7 +18,8 @@
 //!   cache of `scripts/kube-testenv build`; their version must match the cluster's
 //!   `kubernetes_version` (same minor; same patch when one is given).
 //!   `FEDSTACK_LOCAL_CONTROLLERS` overrides the controllers kube-controller-manager runs
-//!   (default: [`DEFAULT_CONTROLLERS`]).
+//!   (default: [`DEFAULT_CONTROLLERS`]); `FEDSTACK_LOCAL_APISERVER_ARGS` adds
+//!   kube-apiserver flags (e.g. an authenticating webhook), read at each start.
 //! - Outputs: `id`, `endpoint`, `ca_certificate` (base64 PEM), `status`
 //!   (`RUNNING`/`STOPPED`), `region`, `kubernetes_version`, `ingress_address` (127.0.0.1).
 //!   The admin credentials never leave the cluster directory except through
@@ -54,7 +55,7 @@ mod process;
 mod provider;
 
 pub use config::{
-    check_binaries, testenv_bin_dir, BINARIES, DEFAULT_CONTROLLERS, ENV_BIN_DIR, ENV_CONTROLLERS,
-    TESTENV_ETCD, TESTENV_KUBERNETES,
+    check_binaries, testenv_bin_dir, BINARIES, DEFAULT_CONTROLLERS, ENV_APISERVER_ARGS,
+    ENV_BIN_DIR, ENV_CONTROLLERS, TESTENV_ETCD, TESTENV_KUBERNETES,
 };
 pub use provider::LocalProvider;

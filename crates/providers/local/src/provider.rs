@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use fedstack_core::address::ResourceKind;
 use fedstack_core::schema::replace_attributes;
 use fedstack_core::value::Values;
+use fedstack_kube::resources;
 use fedstack_provider::{
     ClusterAccess, ErrorClass, Observed, Progress, Provider, ProviderContext, ProviderError,
     ResourceSpec, ResourceStatus,
@@ -281,8 +282,8 @@ impl Provider for LocalProvider {
                     Some(meta) => Ok(Some(self.observe_cluster(&cd, &meta).await?)),
                 }
             }
-            ResourceKind::FederationHost => self.read_host(spec).await,
-            ResourceKind::FederationMember => self.read_member(spec).await,
+            ResourceKind::FederationHost => resources::read_host(self, spec).await,
+            ResourceKind::FederationMember => resources::read_member(self, spec).await,
             ResourceKind::NodePool => Ok(None),
             _ => Err(unsupported(spec)),
         }
@@ -295,8 +296,8 @@ impl Provider for LocalProvider {
     ) -> Result<Observed, ProviderError> {
         match spec.address.kind {
             ResourceKind::Cluster => self.create_cluster(spec, progress).await,
-            ResourceKind::FederationHost => self.ensure_host(spec, progress).await,
-            ResourceKind::FederationMember => self.join(spec, progress).await,
+            ResourceKind::FederationHost => resources::ensure_host(self, spec, progress).await,
+            ResourceKind::FederationMember => resources::join(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }
     }
@@ -310,8 +311,8 @@ impl Provider for LocalProvider {
         match spec.address.kind {
             ResourceKind::Cluster => self.update_cluster(spec, progress).await,
             // Both are idempotent and repair whatever differs.
-            ResourceKind::FederationHost => self.ensure_host(spec, progress).await,
-            ResourceKind::FederationMember => self.join(spec, progress).await,
+            ResourceKind::FederationHost => resources::ensure_host(self, spec, progress).await,
+            ResourceKind::FederationMember => resources::join(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }
     }
@@ -327,8 +328,8 @@ impl Provider for LocalProvider {
                 progress.status("stopping the control plane");
                 self.cluster_dir(&spec.cloud_name).destroy().await
             }
-            ResourceKind::FederationHost => self.remove_host(spec, progress).await,
-            ResourceKind::FederationMember => self.unjoin(spec, progress).await,
+            ResourceKind::FederationHost => resources::remove_host(self, spec, progress).await,
+            ResourceKind::FederationMember => resources::unjoin(self, spec, progress).await,
             ResourceKind::NodePool => Ok(()),
             _ => Err(unsupported(spec)),
         }
@@ -348,8 +349,8 @@ impl Provider for LocalProvider {
                 self.ensure_running(&cd, &mut meta, progress).await?;
                 self.observe_cluster(&cd, &meta).await
             }
-            ResourceKind::FederationHost => self.ensure_host(spec, progress).await,
-            ResourceKind::FederationMember => self.join(spec, progress).await,
+            ResourceKind::FederationHost => resources::ensure_host(self, spec, progress).await,
+            ResourceKind::FederationMember => resources::join(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }
     }

@@ -145,6 +145,29 @@ impl GkeFake {
         self.control("POST", "/_fake/config", Some(config));
     }
 
+    /// Backs the next cluster that finishes creating with a real control plane: its
+    /// `endpoint` becomes `server` (`https://` stripped, as GKE gives an address) and its
+    /// CA `ca_base64` (base64 PEM). Start that apiserver with
+    /// [`GkeFake::write_webhook_config`] so it accepts the fake's tokens.
+    pub fn back_next_cluster(&self, server: &str, ca_base64: &str) {
+        let endpoint = server.trim_start_matches("https://");
+        self.configure(serde_json::json!({"backing": [{"endpoint": endpoint, "ca": ca_base64}]}));
+    }
+
+    /// Writes the kubeconfig of a kube-apiserver authenticating webhook
+    /// (`--authentication-token-webhook-config-file`) that asks this fake about tokens.
+    pub fn write_webhook_config(&self, path: &Path) -> std::io::Result<()> {
+        let config = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "gke-fake", "cluster": {"server": format!("{}/authenticate", self.url)}}],
+            "users": [{"name": "kube-apiserver", "user": {}}],
+            "contexts": [{"name": "webhook", "context": {"cluster": "gke-fake", "user": "kube-apiserver"}}],
+            "current-context": "webhook",
+        });
+        std::fs::write(path, config.to_string())
+    }
+
     /// A bearer token from the fake's token endpoint, as the credentials flow gets one.
     pub fn token(&self) -> String {
         let form = format!(

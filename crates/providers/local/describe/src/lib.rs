@@ -23,6 +23,10 @@ impl CloudDescription for Local {
         "local"
     }
 
+    fn runs_federation(&self) -> bool {
+        true
+    }
+
     fn flavor(&self) -> Option<&'static str> {
         Some("local")
     }

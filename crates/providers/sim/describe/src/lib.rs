@@ -22,6 +22,10 @@ impl CloudDescription for Sim {
         "sim"
     }
 
+    fn runs_federation(&self) -> bool {
+        true
+    }
+
     fn flavor(&self) -> Option<&'static str> {
         None
     }
