@@ -21,7 +21,14 @@ const REGISTERED: [(&dyn CloudDescription, Option<Make>); 5] = [
         &fedstack_describe_aws::AWS,
         Some(|n, s, c| Ok(Arc::new(fedstack_provider_aws::AwsProvider::new(n, s, c)?))),
     ),
-    (&fedstack_describe_azure::AZURE, None),
+    (
+        &fedstack_describe_azure::AZURE,
+        Some(|n, s, c| {
+            Ok(Arc::new(fedstack_provider_azure::AzureProvider::new(
+                n, s, c,
+            )?))
+        }),
+    ),
     (
         &fedstack_describe_sim::SIM,
         Some(|n, s, c| Ok(Arc::new(fedstack_provider_sim::SimProvider::new(n, s, c)?))),

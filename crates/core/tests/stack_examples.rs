@@ -41,6 +41,11 @@ fn example_stacks_load() {
         "ingress_address",
         // Real clusters' joins are read back by the kubernetes provider.
         "credentials",
+        // AKS: its DNS prefix and the system pool it is made with.
+        "dns_prefix",
+        "system_pool",
+        "system_pool_machine_type",
+        "network_plugin",
     ];
     let common = |s: &DesiredStack| -> Vec<(String, Vec<String>)> {
         s.resources

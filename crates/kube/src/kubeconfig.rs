@@ -397,3 +397,100 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// The access a kubeconfig handed over by a cloud API gives (AKS's
+/// `listClusterUserCredential`): its current context's server, CA, and embedded token or
+/// client certificate. Errors name `what` and never quote the document (it holds secrets).
+pub fn access_from_kubeconfig(text: &str, what: &str) -> Result<ClusterAccess> {
+    use secrecy::ExposeSecret as _;
+    let bad = |why: &str| KubeError::Invalid(format!("{what}: the kubeconfig {why}"));
+    let kc = Kubeconfig::from_yaml(text).map_err(|_| bad("is not valid YAML"))?;
+    let context_name = kc
+        .current_context
+        .clone()
+        .or_else(|| kc.contexts.first().map(|c| c.name.clone()))
+        .ok_or_else(|| bad("has no context"))?;
+    let ctx = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context_name)
+        .and_then(|c| c.context.as_ref())
+        .ok_or_else(|| bad("names a context it does not define"))?;
+    let cluster = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == ctx.cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .ok_or_else(|| bad("names a cluster it does not define"))?;
+    let server = cluster.server.clone().ok_or_else(|| bad("has no server"))?;
+    let ca_pem = match &cluster.certificate_authority_data {
+        None => None,
+        Some(data) => Some(
+            B64.decode(data.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| bad("has a certificate-authority-data that is not base64 PEM"))?,
+        ),
+    };
+    let user = ctx
+        .user
+        .as_ref()
+        .and_then(|u| kc.auth_infos.iter().find(|a| &a.name == u))
+        .and_then(|a| a.auth_info.as_ref())
+        .ok_or_else(|| bad("has no user for its context"))?;
+    let decode = |data: &str, field: &str| {
+        B64.decode(data.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| bad(&format!("has a {field} that is not base64 PEM")))
+    };
+    let credentials = match (
+        &user.token,
+        &user.client_certificate_data,
+        &user.client_key_data,
+    ) {
+        (Some(token), _, _) => ClusterCredentials::BearerToken(token.expose_secret().to_string()),
+        (None, Some(cert), Some(key)) => ClusterCredentials::ClientCertificate {
+            cert_pem: decode(cert, "client-certificate-data")?,
+            key_pem: decode(key.expose_secret(), "client-key-data")?,
+        },
+        _ => {
+            return Err(bad(
+                "has neither a token nor a client certificate (an exec plugin such as kubelogin is not supported; use a cluster with local accounts)",
+            ))
+        }
+    };
+    Ok(ClusterAccess {
+        server,
+        ca_pem,
+        credentials,
+    })
+}
+
+#[cfg(test)]
+mod handed_over {
+    use super::*;
+
+    #[test]
+    fn a_cloud_kubeconfig_gives_its_server_ca_and_token() {
+        let ca = B64.encode("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://c.hcp.example:443\n    certificate-authority-data: {ca}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: sekret\n"
+        );
+        let a = access_from_kubeconfig(&text, "cluster.c").expect("parses");
+        assert_eq!(a.server, "https://c.hcp.example:443");
+        assert!(a.ca_pem.is_some_and(|p| p.starts_with("-----BEGIN")));
+        assert_eq!(
+            a.credentials,
+            ClusterCredentials::BearerToken("sekret".into())
+        );
+        let e = access_from_kubeconfig("users: [", "cluster.c").expect_err("not yaml");
+        assert!(!e.to_string().contains("sekret"));
+        let no_user = text.replace(
+            "    token: sekret\n",
+            "    exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1beta1}\n",
+        );
+        let e = access_from_kubeconfig(&no_user, "cluster.c").expect_err("exec");
+        assert!(e.to_string().contains("kubelogin"), "{e}");
+    }
+}

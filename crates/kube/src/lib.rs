@@ -26,6 +26,7 @@ pub use client::{client_for, client_from_kubeconfig, get_text};
 pub use errors::KubeError;
 pub use federation::{Cluster, HostObserved, MemberObserved};
 pub use kubeconfig::{
-    kubeconfig_document, load_kubeconfig, render_kubeconfig, to_yaml, KubeconfigTarget,
+    access_from_kubeconfig, kubeconfig_document, load_kubeconfig, render_kubeconfig, to_yaml,
+    KubeconfigTarget,
 };
 pub use objects::{Join, JoinNames, Scope};

@@ -6,6 +6,7 @@
 mod common;
 
 mod aws;
+mod azure;
 mod crash;
 mod drift;
 mod errors;

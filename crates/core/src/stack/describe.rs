@@ -148,12 +148,12 @@ pub struct ClusterLowering {
     pub no_ingress_address: bool,
 }
 
-/// A provider's description of its cloud. One static value per provider, registered
-/// with the loader through [`Clouds`].
 /// The cloud of federation resources joined by the built-in Kubernetes provider (a
 /// reserved name: no `clouds:` entry may take it).
 pub const KUBERNETES_CLOUD: &str = "kubernetes";
 
+/// A provider's description of its cloud. One static value per provider, registered
+/// with the loader through [`Clouds`].
 pub trait CloudDescription: Sync {
     /// The `provider:` value of its clouds, e.g. `aws`.
     fn provider(&self) -> &'static str;
