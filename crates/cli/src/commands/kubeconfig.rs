@@ -62,12 +62,19 @@ pub fn run(
                 cloud_name: r.cloud_name.clone(),
                 attrs: r.attrs.clone(),
             };
-            match provider.cluster_access(&spec).await? {
-                Some(access) => entries.push((r.address.name.as_str().to_string(), access)),
-                None => ctx.warn(&format!(
+            match provider.cluster_access(&spec).await {
+                Ok(Some(access)) => entries.push((r.address.name.as_str().to_string(), access)),
+                Ok(None) => ctx.warn(&format!(
                     "skipping cluster {}: provider `{}` gives no credentials for it",
                     r.address.name.as_str(),
                     provider.provider_type()
+                )),
+                // Asked for one cluster: its error is the answer.
+                Err(e) if only.is_some() => return Err(e.into()),
+                // Every cluster: one that cannot be reached does not keep the others'.
+                Err(e) => ctx.warn(&format!(
+                    "skipping cluster {}: {e}",
+                    r.address.name.as_str()
                 )),
             }
         }

@@ -10,6 +10,7 @@
 #[path = "../cli/common.rs"]
 mod common;
 mod gke;
+mod three_clouds;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
