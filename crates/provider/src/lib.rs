@@ -14,6 +14,9 @@ use async_trait::async_trait;
 use fedstack_core::address::Address;
 use fedstack_core::value::Values;
 
+mod retry;
+pub use retry::{backoff, with_retries};
+
 /// A resource as the provider is asked to handle it: attributes fully resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResourceSpec {

@@ -314,3 +314,41 @@ fn a_wrong_secret_is_one_line_naming_what_to_set() {
         "the secret must never be printed: {all}"
     );
 }
+
+#[test]
+fn a_cluster_already_there_is_adopted_not_put_over() {
+    let fake = fake();
+    let token = fake.token();
+    let group = format!(
+        "/subscriptions/{SUBSCRIPTION_ID}/resourcegroups/fedstack-z?api-version=2025-04-01"
+    );
+    let (status, _, body) = fake.api(
+        "PUT",
+        &group,
+        Some(json!({"location": "canadacentral"})),
+        &token,
+    );
+    assert_eq!(status, 201, "{body}");
+    let cluster = format!("/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/fedstack-z/providers/Microsoft.ContainerService/managedClusters/aks-a?api-version=2026-08-01");
+    let (status, _, body) = fake.api(
+        "PUT",
+        &cluster,
+        Some(json!({"location": "canadacentral", "tags": {"team": "someone-else"},
+            "identity": {"type": "SystemAssigned"},
+            "properties": {"kubernetesVersion": "1.31", "dnsPrefix": "aks-a",
+                "agentPoolProfiles": [{"name": "system", "mode": "System", "count": 2, "vmSize": "Standard_D4s_v5"}]}})),
+        &token,
+    );
+    assert_eq!(status, 201, "{body}");
+    let before = fake.calls().len();
+    let env = env(&fake, STACK);
+    let r = env.run(&["apply", "--auto-approve"]).success();
+    assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
+    let ours = &fake.calls()[before..];
+    assert_eq!(count(ours, "PUT", "/managedClusters/aks-a"), 0, "{ours:#?}");
+    // What differs from the stack shows in the next plan, for apply to change.
+    let plan = env.run(&["plan"]).success();
+    assert!(plan.stdout.contains("~ cluster.aks-a"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("someone-else"), "{}", plan.stdout);
+    no_rejections(&fake);
+}

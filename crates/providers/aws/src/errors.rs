@@ -198,27 +198,14 @@ fn source_text(e: &dyn std::error::Error) -> String {
     }
 }
 
-/// Runs one API call until it succeeds, fails for good, or the attempts run out;
-/// retries throttling and passing failures with backoff.
-pub async fn with_retries<T, F, Fut>(retry: &CallRetry, mut call: F) -> Result<T, ProviderError>
+/// Runs one API call in the shared retry loop, with this provider's jittered backoff.
+pub async fn with_retries<T, F, Fut>(retry: &CallRetry, call: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(e)
-                if e.is_retryable() && attempt < e.class.attempts_allowed(retry.max_attempts) =>
-            {
-                tokio::time::sleep(retry.delay(attempt)).await;
-                attempt += 1;
-            }
-            Err(e) if e.is_retryable() => return Err(e.gave_up(attempt)),
-            Err(e) => return Err(e),
-        }
-    }
+    fedstack_provider::with_retries(retry.max_attempts, |attempt, _| retry.delay(attempt), call)
+        .await
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> ProviderError {

@@ -580,6 +580,13 @@ impl Aks {
                 spec.address
             ))
         })?;
+        // ARM's PUT creates or updates: a cluster already there (a create that raced, or
+        // one a crash left before its intent was read back) is adopted -- followed to
+        // the end of whatever runs on it -- never PUT over.
+        if self.get_cluster(&spec.cloud_name).await?.is_some() {
+            progress.status("the cluster exists already: adopting it");
+            return self.cluster_wait(spec, progress).await;
+        }
         let version = self.resolve_version(spec, location).await?;
         self.ensure_group(location, progress).await?;
         let pool = json!([{

@@ -90,36 +90,25 @@ pub(crate) fn classify(op: &str, reply: &Reply) -> ProviderError {
     e
 }
 
-/// Runs `call` until it succeeds, fails for good, or the attempts run out (then the
-/// error says so once, and the engine does not retry it again). Waits what ARM asked
-/// (capped), else backs off exponentially.
+/// One call in the shared retry loop: waits what ARM asked (capped), else backs off.
 pub(crate) async fn with_retries<T, F, Fut>(
     options: &AzureOptions,
-    mut call: F,
+    call: F,
 ) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
-    let mut delay = options.retry_base_delay;
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(e)
-                if e.is_retryable() && attempt < e.class.attempts_allowed(options.max_attempts) =>
-            {
-                let wait = e
-                    .retry_after
-                    .map_or(delay, |d| d.min(options.max_poll_interval));
-                tokio::time::sleep(wait).await;
-                delay = (delay * 2).min(Duration::from_secs(60));
-                attempt += 1;
-            }
-            Err(e) if e.is_retryable() => return Err(e.gave_up(attempt)),
-            Err(e) => return Err(e),
-        }
-    }
+    let (base, cap) = (options.retry_base_delay, options.max_poll_interval);
+    fedstack_provider::with_retries(
+        options.max_attempts,
+        |attempt, e| {
+            e.retry_after
+                .map_or_else(|| fedstack_provider::backoff(base, attempt), |d| d.min(cap))
+        },
+        call,
+    )
+    .await
 }
 
 #[cfg(test)]

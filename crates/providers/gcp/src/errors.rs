@@ -68,32 +68,22 @@ pub(crate) fn is_incompatible_operation(message: &str) -> bool {
     m.contains("incompatible operation") || m.contains("operation") && m.contains("is currently")
 }
 
-/// Runs `call` until it succeeds, fails for good, or the attempts run out (then the
-/// error says so once, and the engine does not retry it again).
+/// One call in the shared retry loop, backing off from the options' base delay.
 pub(crate) async fn with_retries<T, F, Fut>(
     options: &GcpOptions,
-    mut call: F,
+    call: F,
 ) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,
 {
-    let mut delay = options.retry_base_delay;
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(e)
-                if e.is_retryable() && attempt < e.class.attempts_allowed(options.max_attempts) =>
-            {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(60));
-                attempt += 1;
-            }
-            Err(e) if e.is_retryable() => return Err(e.gave_up(attempt)),
-            Err(e) => return Err(e),
-        }
-    }
+    let base = options.retry_base_delay;
+    fedstack_provider::with_retries(
+        options.max_attempts,
+        |attempt, _| fedstack_provider::backoff(base, attempt),
+        call,
+    )
+    .await
 }
 
 #[cfg(test)]
