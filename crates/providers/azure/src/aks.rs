@@ -81,6 +81,17 @@ pub(crate) fn pick_version(asked: &str, offered: &[String]) -> Option<String> {
         .cloned()
 }
 
+/// A call that starts an asynchronous ARM operation.
+struct Change<'a> {
+    op: &'a str,
+    method: Method,
+    path: &'a str,
+    body: Option<&'a Value>,
+    /// The cluster whose other operations must be waited out (409 OperationNotAllowed).
+    cluster: Option<&'a str>,
+    kind: Op,
+}
+
 pub(crate) struct Aks {
     arm: Arm,
     settings: AzureSettings,
@@ -231,6 +242,39 @@ impl Aks {
         }
     }
 
+    /// One change ARM makes asynchronously: the call (see [`Aks::mutate`]), then its
+    /// operation followed to a terminal state. A DELETE of what is gone (204, 404) is done.
+    async fn change(&self, c: Change<'_>, progress: &dyn Progress) -> Result<(), ProviderError> {
+        let timeout = self.options.timeout(c.kind);
+        let r = self
+            .mutate(c.op, c.method, c.path, c.body, c.cluster, timeout, progress)
+            .await?;
+        if c.method == Method::Delete && (r.status == 204 || r.status == 404) {
+            return Ok(());
+        }
+        follow(&self.arm, &self.options, &r, c.path, timeout, progress).await
+    }
+
+    /// A resource found mid-operation (after a crash: no operation URL) is followed by
+    /// its `provisioningState` to the end.
+    async fn follow_found(
+        &self,
+        found: Value,
+        path: &str,
+        progress: &dyn Progress,
+    ) -> Result<(), ProviderError> {
+        if let State::Going(_) = provisioning_state(&found) {
+            let now = Reply {
+                status: 200,
+                headers: Default::default(),
+                body: found,
+            };
+            let timeout = self.options.timeout(Op::Create);
+            follow(&self.arm, &self.options, &now, path, timeout, progress).await?;
+        }
+        Ok(())
+    }
+
     // ----- resource group -----------------------------------------------------------
 
     /// Makes the cloud's resource group when it is missing (tagged as fedstack's).
@@ -251,17 +295,18 @@ impl Aks {
             "location": location,
             "tags": {MANAGED_BY: "fedstack", STACK_TAG: self.stack},
         });
-        self.mutate(
-            "PUT resourceGroup",
-            Method::Put,
-            &path,
-            Some(&body),
-            None,
-            self.options.timeout(Op::Create),
+        self.change(
+            Change {
+                op: "PUT resourceGroup",
+                method: Method::Put,
+                path: &path,
+                body: Some(&body),
+                cluster: None,
+                kind: Op::Create,
+            },
             progress,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Removes the resource group once it is empty, if fedstack made it for this stack.
@@ -294,28 +339,18 @@ impl Aks {
             "deleting resource group {}",
             self.settings.resource_group
         ));
-        let r = self
-            .mutate(
-                "DELETE resourceGroup",
-                Method::Delete,
-                &path,
-                None,
-                None,
-                self.options.timeout(Op::Delete),
-                progress,
-            )
-            .await?;
-        if r.status == 202 {
-            follow(
-                &self.arm,
-                &self.options,
-                &r,
-                &path,
-                self.options.timeout(Op::Delete),
-                progress,
-            )
-            .await?;
-        }
+        self.change(
+            Change {
+                op: "DELETE resourceGroup",
+                method: Method::Delete,
+                path: &path,
+                body: None,
+                cluster: None,
+                kind: Op::Delete,
+            },
+            progress,
+        )
+        .await?;
         Ok(())
     }
 
@@ -599,23 +634,15 @@ impl Aks {
         }]);
         let body = Self::cluster_body(spec, location, version.as_deref(), pool);
         let path = Self::q(&self.cluster_path(&spec.cloud_name));
-        let r = self
-            .mutate(
-                "PUT managedCluster",
-                Method::Put,
-                &path,
-                Some(&body),
-                Some(&spec.cloud_name),
-                self.options.timeout(Op::Create),
-                progress,
-            )
-            .await?;
-        follow(
-            &self.arm,
-            &self.options,
-            &r,
-            &path,
-            self.options.timeout(Op::Create),
+        self.change(
+            Change {
+                op: "PUT managedCluster",
+                method: Method::Put,
+                path: &path,
+                body: Some(&body),
+                cluster: Some(&spec.cloud_name),
+                kind: Op::Create,
+            },
             progress,
         )
         .await?;
@@ -647,22 +674,7 @@ impl Aks {
                 format!("{} does not exist", spec.address),
             )
         })?;
-        if let State::Going(_) = provisioning_state(&c) {
-            let now = Reply {
-                status: 200,
-                headers: Default::default(),
-                body: c,
-            };
-            follow(
-                &self.arm,
-                &self.options,
-                &now,
-                &path,
-                self.options.timeout(Op::Create),
-                progress,
-            )
-            .await?;
-        }
+        self.follow_found(c, &path, progress).await?;
         self.cluster_settled(spec).await
     }
 
@@ -689,23 +701,15 @@ impl Aks {
             .collect();
         let body = Self::cluster_body(spec, location, version.as_deref(), Value::Array(pools));
         let path = Self::q(&self.cluster_path(&spec.cloud_name));
-        let r = self
-            .mutate(
-                "PUT managedCluster",
-                Method::Put,
-                &path,
-                Some(&body),
-                Some(&spec.cloud_name),
-                self.options.timeout(Op::Update),
-                progress,
-            )
-            .await?;
-        follow(
-            &self.arm,
-            &self.options,
-            &r,
-            &path,
-            self.options.timeout(Op::Update),
+        self.change(
+            Change {
+                op: "PUT managedCluster",
+                method: Method::Put,
+                path: &path,
+                body: Some(&body),
+                cluster: Some(&spec.cloud_name),
+                kind: Op::Update,
+            },
             progress,
         )
         .await?;
@@ -718,28 +722,18 @@ impl Aks {
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let path = Self::q(&self.cluster_path(&spec.cloud_name));
-        let r = self
-            .mutate(
-                "DELETE managedCluster",
-                Method::Delete,
-                &path,
-                None,
-                Some(&spec.cloud_name),
-                self.options.timeout(Op::Delete),
-                progress,
-            )
-            .await?;
-        if r.status == 202 || r.status == 200 {
-            follow(
-                &self.arm,
-                &self.options,
-                &r,
-                &path,
-                self.options.timeout(Op::Delete),
-                progress,
-            )
-            .await?;
-        }
+        self.change(
+            Change {
+                op: "DELETE managedCluster",
+                method: Method::Delete,
+                path: &path,
+                body: None,
+                cluster: Some(&spec.cloud_name),
+                kind: Op::Delete,
+            },
+            progress,
+        )
+        .await?;
         self.remove_group_if_ours(progress).await
     }
 
@@ -835,23 +829,15 @@ impl Aks {
         let (cluster, pool) = split_pool(&spec.cloud_name)?;
         let path = Self::q(&self.pool_path(cluster, pool));
         let body = Self::pool_body(spec, pool);
-        let r = self
-            .mutate(
-                "PUT agentPool",
-                Method::Put,
-                &path,
-                Some(&body),
-                Some(cluster),
-                self.options.timeout(op),
-                progress,
-            )
-            .await?;
-        follow(
-            &self.arm,
-            &self.options,
-            &r,
-            &path,
-            self.options.timeout(op),
+        self.change(
+            Change {
+                op: "PUT agentPool",
+                method: Method::Put,
+                path: &path,
+                body: Some(&body),
+                cluster: Some(cluster),
+                kind: op,
+            },
             progress,
         )
         .await?;
@@ -907,22 +893,7 @@ impl Aks {
                 format!("{} does not exist", spec.address),
             )
         })?;
-        if let State::Going(_) = provisioning_state(&p) {
-            let now = Reply {
-                status: 200,
-                headers: Default::default(),
-                body: p,
-            };
-            follow(
-                &self.arm,
-                &self.options,
-                &now,
-                &path,
-                self.options.timeout(Op::Create),
-                progress,
-            )
-            .await?;
-        }
+        self.follow_found(p, &path, progress).await?;
         self.pool_settled(spec).await
     }
 
@@ -954,28 +925,18 @@ impl Aks {
             return Ok(());
         }
         let path = Self::q(&self.pool_path(cluster, pool));
-        let r = self
-            .mutate(
-                "DELETE agentPool",
-                Method::Delete,
-                &path,
-                None,
-                Some(cluster),
-                self.options.timeout(Op::Delete),
-                progress,
-            )
-            .await?;
-        if r.status == 202 || r.status == 200 {
-            follow(
-                &self.arm,
-                &self.options,
-                &r,
-                &path,
-                self.options.timeout(Op::Delete),
-                progress,
-            )
-            .await?;
-        }
+        self.change(
+            Change {
+                op: "DELETE agentPool",
+                method: Method::Delete,
+                path: &path,
+                body: None,
+                cluster: Some(cluster),
+                kind: Op::Delete,
+            },
+            progress,
+        )
+        .await?;
         Ok(())
     }
 }
