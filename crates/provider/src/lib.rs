@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use fedstack_core::address::Address;
 use fedstack_core::value::Values;
 
+pub mod attrs;
 mod retry;
 pub use retry::{backoff, with_retries};
 

@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use fedstack_core::value::Values;
 use fedstack_describe_azure::{SYSTEM_POOL, SYSTEM_POOL_MACHINE_TYPE};
+use fedstack_provider::attrs::{labels as labels_of, str_attr as attr_str, version_as_asked};
 use fedstack_provider::{
     ClusterAccess, ErrorClass, Observed, Progress, ProviderError, ResourceSpec, ResourceStatus,
 };
@@ -31,30 +32,6 @@ const STACK_TAG: &str = "fedstack-stack";
 
 fn invalid(message: String) -> ProviderError {
     ProviderError::new(ErrorClass::Invalid, message)
-}
-
-fn attr_str<'a>(attrs: &'a Values, key: &str) -> Option<&'a str> {
-    attrs.get(key).and_then(Value::as_str)
-}
-
-fn labels_of(attrs: &Values) -> BTreeMap<String, String> {
-    attrs
-        .get("labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `1.31` reads back as `1.31` while AKS runs a 1.31 patch; a pinned patch as itself.
-fn version_as_asked(asked: Option<&str>, running: &str) -> String {
-    match asked {
-        Some(a) if running == a || running.starts_with(&format!("{a}.")) => a.to_string(),
-        _ => running.to_string(),
-    }
 }
 
 /// `cluster.pool` -> (`cluster`, `pool`).

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use azure_core::http::Method;
+use fedstack_provider::attrs::shown;
 use fedstack_provider::{ErrorClass, Progress, ProviderError};
 use tokio::time::Instant;
 
@@ -118,17 +119,6 @@ pub(crate) async fn follow(
                 _ => return Err(classify(op, &reply)),
             },
         }
-    }
-}
-
-/// `60m`, `90s`, `5ms`.
-fn shown(d: Duration) -> String {
-    if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) {
-        format!("{}m", d.as_secs() / 60)
-    } else if d.as_millis() >= 1000 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fedstack_core::value::Values;
+use fedstack_provider::attrs::{labels as labels_of, str_attr as attr_str, version_as_asked};
 use fedstack_provider::{
     ErrorClass, Observed, Progress, ProviderError, ResourceSpec, ResourceStatus,
 };
@@ -37,36 +38,6 @@ pub(crate) struct Gke {
 
 fn invalid(message: String) -> ProviderError {
     ProviderError::new(ErrorClass::Invalid, message)
-}
-
-fn attr_str<'a>(attrs: &'a Values, key: &str) -> Option<&'a str> {
-    attrs.get(key).and_then(Value::as_str)
-}
-
-fn labels_of(attrs: &Values) -> BTreeMap<String, String> {
-    attrs
-        .get("labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `1.31` asked and `1.31.13-gke.1023000` running: the stack's `1.31` (no drift).
-fn version_as_asked(asked: Option<&str>, running: &str) -> String {
-    match asked {
-        Some(a)
-            if running == a
-                || running.starts_with(&format!("{a}."))
-                || running.starts_with(&format!("{a}-")) =>
-        {
-            a.to_string()
-        }
-        _ => running.to_string(),
-    }
 }
 
 fn channel_of(stack: &str) -> release_channel::Channel {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use fedstack_provider::attrs::shown;
 use fedstack_provider::{ErrorClass, Progress, ProviderError};
 use google_cloud_container_v1::client::ClusterManager;
 use google_cloud_container_v1::model::operation::Status;
@@ -59,17 +60,6 @@ pub(crate) async fn wait(
                 .map_err(|e| classify("GetOperation", &e))
         })
         .await?;
-    }
-}
-
-/// `40m`, `90s`, `5ms`.
-fn shown(d: Duration) -> String {
-    if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) {
-        format!("{}m", d.as_secs() / 60)
-    } else if d.as_millis() >= 1000 {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
     }
 }
 
