@@ -1032,3 +1032,15 @@ fn byte_order_mark_is_ignored() {
     let s = ok("\u{feff}name: t\nclouds: {}\n");
     assert_eq!(s.name, "t");
 }
+
+#[test]
+fn an_aks_cluster_without_node_pools_is_one_located_error() {
+    let e = common::one_error(
+        "name: t\nclouds:\n  az: { provider: azure, subscription_id: s, resource_group: rg }\nclusters:\n  aks-a: { cloud: az, region: canadacentral, kubernetes_version: \"1.31\" }\n",
+    );
+    assert!(
+        e.starts_with("t.yaml:5:3: cluster `aks-a` has no node pools"),
+        "{e}"
+    );
+    assert!(e.contains("the first is its system pool"), "{e}");
+}

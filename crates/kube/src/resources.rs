@@ -4,6 +4,7 @@
 //! and writes is the same whichever the source; only how a cluster is reached differs.
 
 use async_trait::async_trait;
+use fedstack_core::address::ResourceKind;
 use fedstack_core::value::Values;
 use fedstack_provider::{
     ErrorClass, Observed, Progress, ProviderError, ResourceSpec, ResourceStatus,
@@ -59,6 +60,60 @@ pub trait ClusterSource: Send + Sync {
         &self,
         name: &str,
     ) -> Result<(Option<String>, Option<String>), ProviderError>;
+}
+
+/// Whether `kind` is one of the resources of this module.
+pub fn handles(kind: ResourceKind) -> bool {
+    matches!(
+        kind,
+        ResourceKind::FederationHost | ResourceKind::FederationMember
+    )
+}
+
+fn not_federation(spec: &ResourceSpec) -> ProviderError {
+    invalid(format!(
+        "{} is not a federation host or member",
+        spec.address
+    ))
+}
+
+/// Reads a host or a member.
+pub async fn read(
+    source: &dyn ClusterSource,
+    spec: &ResourceSpec,
+) -> Result<Option<Observed>, ProviderError> {
+    match spec.address.kind {
+        ResourceKind::FederationHost => read_host(source, spec).await,
+        ResourceKind::FederationMember => read_member(source, spec).await,
+        _ => Err(not_federation(spec)),
+    }
+}
+
+/// Sets up a host or joins a member: create, update, adopt alike (idempotent, and
+/// repairs whatever differs).
+pub async fn ensure(
+    source: &dyn ClusterSource,
+    spec: &ResourceSpec,
+    progress: &dyn Progress,
+) -> Result<Observed, ProviderError> {
+    match spec.address.kind {
+        ResourceKind::FederationHost => ensure_host(source, spec, progress).await,
+        ResourceKind::FederationMember => join(source, spec, progress).await,
+        _ => Err(not_federation(spec)),
+    }
+}
+
+/// Removes a host's setup or unjoins a member.
+pub async fn remove(
+    source: &dyn ClusterSource,
+    spec: &ResourceSpec,
+    progress: &dyn Progress,
+) -> Result<(), ProviderError> {
+    match spec.address.kind {
+        ResourceKind::FederationHost => remove_host(source, spec, progress).await,
+        ResourceKind::FederationMember => unjoin(source, spec, progress).await,
+        _ => Err(not_federation(spec)),
+    }
 }
 
 fn invalid(message: String) -> ProviderError {

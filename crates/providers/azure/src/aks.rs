@@ -628,14 +628,8 @@ impl Aks {
 
     /// The cluster, read after its operation: it must be there and not Failed.
     async fn cluster_settled(&self, spec: &ResourceSpec) -> Result<Observed, ProviderError> {
-        let c = self.get_cluster(&spec.cloud_name).await?.ok_or_else(|| {
-            ProviderError::new(ErrorClass::NotFound, format!("{} is gone", spec.address))
-        })?;
-        let o = self.observe_cluster(spec, &c).await?;
-        if let ResourceStatus::Failed(why) = &o.status {
-            return Err(ProviderError::new(ErrorClass::Permanent, why.clone()));
-        }
-        Ok(o)
+        let found = self.cluster_read(spec).await?;
+        settled(spec, found)
     }
 
     /// Follows a cluster found mid-operation (after a crash) to its end: the adopt path.
@@ -645,12 +639,10 @@ impl Aks {
         progress: &dyn Progress,
     ) -> Result<Observed, ProviderError> {
         let path = Self::q(&self.cluster_path(&spec.cloud_name));
-        let c = self.get_cluster(&spec.cloud_name).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("{} does not exist", spec.address),
-            )
-        })?;
+        let c = self
+            .get_cluster(&spec.cloud_name)
+            .await?
+            .ok_or_else(|| missing(spec))?;
         self.follow_found(c, &path, progress).await?;
         self.cluster_settled(spec).await
     }
@@ -663,12 +655,10 @@ impl Aks {
         progress: &dyn Progress,
     ) -> Result<Observed, ProviderError> {
         let location = Self::region(spec)?;
-        let current = self.get_cluster(&spec.cloud_name).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("{} does not exist", spec.address),
-            )
-        })?;
+        let current = self
+            .get_cluster(&spec.cloud_name)
+            .await?
+            .ok_or_else(|| missing(spec))?;
         let version = self.resolve_version(spec, location).await?;
         let pools: Vec<Value> = current["properties"]["agentPoolProfiles"]
             .as_array()
@@ -822,13 +812,8 @@ impl Aks {
     }
 
     async fn pool_settled(&self, spec: &ResourceSpec) -> Result<Observed, ProviderError> {
-        let o = self.pool_read(spec).await?.ok_or_else(|| {
-            ProviderError::new(ErrorClass::NotFound, format!("{} is gone", spec.address))
-        })?;
-        if let ResourceStatus::Failed(why) = &o.status {
-            return Err(ProviderError::new(ErrorClass::Permanent, why.clone()));
-        }
-        Ok(o)
+        let found = self.pool_read(spec).await?;
+        settled(spec, found)
     }
 
     pub async fn pool_read(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ProviderError> {
@@ -864,12 +849,10 @@ impl Aks {
     ) -> Result<Observed, ProviderError> {
         let (cluster, pool) = split_pool(&spec.cloud_name)?;
         let path = Self::q(&self.pool_path(cluster, pool));
-        let p = self.get("GET agentPool", &path).await?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorClass::NotFound,
-                format!("{} does not exist", spec.address),
-            )
-        })?;
+        let p = self
+            .get("GET agentPool", &path)
+            .await?
+            .ok_or_else(|| missing(spec))?;
         self.follow_found(p, &path, progress).await?;
         self.pool_settled(spec).await
     }
@@ -916,6 +899,22 @@ impl Aks {
         .await?;
         Ok(())
     }
+}
+
+fn missing(spec: &ResourceSpec) -> ProviderError {
+    ProviderError::new(
+        ErrorClass::NotFound,
+        format!("{} does not exist", spec.address),
+    )
+}
+
+/// A resource read after its operation ended: it must be there and not Failed.
+fn settled(spec: &ResourceSpec, found: Option<Observed>) -> Result<Observed, ProviderError> {
+    let o = found.ok_or_else(|| missing(spec))?;
+    if let ResourceStatus::Failed(why) = &o.status {
+        return Err(ProviderError::new(ErrorClass::Permanent, why.clone()));
+    }
+    Ok(o)
 }
 
 /// The fields of an agent pool profile a PUT may carry (ARM refuses read-only ones).

@@ -34,12 +34,4 @@ impl ClusterDirectory {
     pub fn get(&self, name: &str) -> Option<&ClusterEntry> {
         self.entries.get(name)
     }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
 }

@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use fedstack_core::address::ResourceKind;
 use fedstack_kube::federation::Cluster;
 use fedstack_kube::resources::{self, ClusterSource, View};
 use fedstack_provider::{
@@ -45,16 +44,6 @@ impl KubernetesProvider {
             client,
         }))
     }
-}
-
-fn unsupported(spec: &ResourceSpec) -> ProviderError {
-    ProviderError::new(
-        ErrorClass::Invalid,
-        format!(
-            "{}: the kubernetes provider only joins federations (hosts and members)",
-            spec.address
-        ),
-    )
 }
 
 #[async_trait]
@@ -113,11 +102,7 @@ impl Provider for KubernetesProvider {
     }
 
     async fn read(&self, spec: &ResourceSpec) -> Result<Option<Observed>, ProviderError> {
-        match spec.address.kind {
-            ResourceKind::FederationHost => resources::read_host(self, spec).await,
-            ResourceKind::FederationMember => resources::read_member(self, spec).await,
-            _ => Err(unsupported(spec)),
-        }
+        resources::read(self, spec).await
     }
 
     async fn create(
@@ -143,11 +128,7 @@ impl Provider for KubernetesProvider {
         spec: &ResourceSpec,
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
-        match spec.address.kind {
-            ResourceKind::FederationHost => resources::remove_host(self, spec, progress).await,
-            ResourceKind::FederationMember => resources::unjoin(self, spec, progress).await,
-            _ => Err(unsupported(spec)),
-        }
+        resources::remove(self, spec, progress).await
     }
 
     async fn wait_ready(
@@ -155,10 +136,6 @@ impl Provider for KubernetesProvider {
         spec: &ResourceSpec,
         progress: &dyn Progress,
     ) -> Result<Observed, ProviderError> {
-        match spec.address.kind {
-            ResourceKind::FederationHost => resources::ensure_host(self, spec, progress).await,
-            ResourceKind::FederationMember => resources::join(self, spec, progress).await,
-            _ => Err(unsupported(spec)),
-        }
+        resources::ensure(self, spec, progress).await
     }
 }

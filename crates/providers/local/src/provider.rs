@@ -282,8 +282,7 @@ impl Provider for LocalProvider {
                     Some(meta) => Ok(Some(self.observe_cluster(&cd, &meta).await?)),
                 }
             }
-            ResourceKind::FederationHost => resources::read_host(self, spec).await,
-            ResourceKind::FederationMember => resources::read_member(self, spec).await,
+            k if resources::handles(k) => resources::read(self, spec).await,
             ResourceKind::NodePool => Ok(None),
             _ => Err(unsupported(spec)),
         }
@@ -296,8 +295,7 @@ impl Provider for LocalProvider {
     ) -> Result<Observed, ProviderError> {
         match spec.address.kind {
             ResourceKind::Cluster => self.create_cluster(spec, progress).await,
-            ResourceKind::FederationHost => resources::ensure_host(self, spec, progress).await,
-            ResourceKind::FederationMember => resources::join(self, spec, progress).await,
+            k if resources::handles(k) => resources::ensure(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }
     }
@@ -310,9 +308,7 @@ impl Provider for LocalProvider {
     ) -> Result<Observed, ProviderError> {
         match spec.address.kind {
             ResourceKind::Cluster => self.update_cluster(spec, progress).await,
-            // Both are idempotent and repair whatever differs.
-            ResourceKind::FederationHost => resources::ensure_host(self, spec, progress).await,
-            ResourceKind::FederationMember => resources::join(self, spec, progress).await,
+            k if resources::handles(k) => resources::ensure(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }
     }
@@ -328,8 +324,7 @@ impl Provider for LocalProvider {
                 progress.status("stopping the control plane");
                 self.cluster_dir(&spec.cloud_name).destroy().await
             }
-            ResourceKind::FederationHost => resources::remove_host(self, spec, progress).await,
-            ResourceKind::FederationMember => resources::unjoin(self, spec, progress).await,
+            k if resources::handles(k) => resources::remove(self, spec, progress).await,
             ResourceKind::NodePool => Ok(()),
             _ => Err(unsupported(spec)),
         }
@@ -349,8 +344,7 @@ impl Provider for LocalProvider {
                 self.ensure_running(&cd, &mut meta, progress).await?;
                 self.observe_cluster(&cd, &meta).await
             }
-            ResourceKind::FederationHost => resources::ensure_host(self, spec, progress).await,
-            ResourceKind::FederationMember => resources::join(self, spec, progress).await,
+            k if resources::handles(k) => resources::ensure(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }
     }
