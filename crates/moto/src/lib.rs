@@ -9,14 +9,31 @@
 //!   operation ([`Moto::calls`], [`Moto::count`], [`Moto::writes`]): how tests and the
 //!   benchmark count `ChangeResourceRecordSets` calls or prove a re-apply writes nothing.
 //! - It also injects what moto can't show: error answers ([`Moto::fail_next`], e.g.
-//!   throttling), and failing health checks ([`Moto::unhealthy_after`]: moto reports
-//!   every health check as healthy).
+//!   throttling, S3's `SlowDown`), lost connections ([`Moto::drop_next`]: before moto
+//!   sees the request, or after it applied it), and failing health checks
+//!   ([`Moto::unhealthy_after`]: moto reports every health check as healthy).
 //! - [`Moto::inventory`] reads the emulator back with the AWS SDK (directly, not
-//!   through the proxy) to check what fedstack left there.
+//!   through the proxy) to check what fedstack left there; for S3,
+//!   [`Moto::s3_objects`], and [`Moto::create_bucket`] and [`Moto::put_s3_object`] to
+//!   set the scene (a bucket; a concurrent writer).
+//!
+//! S3 is addressed path-style (`http://proxy/bucket/key`: [`Moto::s3_config`]). The
+//! proxy sends S3 writes to moto one at a time, so that a conditional write
+//! (`If-None-Match: *`, `If-Match`) is atomic as on S3: moto checks the condition, then
+//! writes, with no lock between. It also puts right what moto 5.2.5 answers wrongly for
+//! aws-sdk-s3: the root element of `GetBucketVersioning` (`VersioningConfiguration`,
+//! not `GetBucketVersioningResponse`). Request bodies pass as sent (aws-sdk-s3's
+//! `aws-chunked` streaming bodies, trailing checksum included); only an HTTP
+//! `Transfer-Encoding: chunked` one is re-framed with a `Content-Length` for moto.
 //!
 //! The server is killed when the [`Moto`] is dropped.
 
-use std::collections::HashMap;
+mod inventory;
+mod ops;
+mod proxy;
+mod s3;
+
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 use std::path::PathBuf;
@@ -24,42 +41,89 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+
+pub use inventory::Inventory;
+pub use ops::{operation_of, operation_of_request};
 
 /// One request that went through the proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
-    /// `route53`, `eks`, `ec2`, `iam`, `sts`...
+    /// `route53`, `eks`, `ec2`, `iam`, `sts`, `s3`...
     pub service: String,
     /// `ChangeResourceRecordSets`, `DescribeCluster`, ...
     pub operation: String,
-    /// The HTTP status sent back.
+    /// The HTTP status sent back; 0 when the proxy dropped the connection instead
+    /// ([`Moto::drop_next`]).
     pub status: u16,
     /// For `ChangeResourceRecordSets`: how many changes the batch carried.
     pub changes: usize,
+    /// The request path, without the query, as sent (percent-encoded): for S3
+    /// `/bucket/key`.
+    pub path: String,
+    /// The query string, without `?` (empty when none), as sent.
+    pub query: String,
+    /// The `If-Match` header sent (S3: a conditional write or delete), as sent (quoted).
+    pub if_match: Option<String>,
+    /// The `If-None-Match` header sent (S3: `*` for create-only).
+    pub if_none_match: Option<String>,
 }
 
 impl Call {
     /// Whether the operation changes something (by its name).
     pub fn is_write(&self) -> bool {
-        const READS: &[&str] = &["Describe", "Get", "List"];
+        const READS: &[&str] = &["Describe", "Get", "List", "Head"];
         !READS.iter().any(|p| self.operation.starts_with(p))
     }
 }
 
+/// Where [`Moto::drop_next`] loses a request: the proxy reads the whole request, then
+/// closes the client's connection without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropPoint {
+    /// Without sending it to moto: nothing happened.
+    BeforeMoto,
+    /// After moto has applied it: it happened, but the client never hears so (a
+    /// conditional PUT that succeeded although the client saw an error).
+    AfterMoto,
+}
+
 #[derive(Debug, Clone)]
-enum Rule {
-    /// Answer the next `times` calls of `operation` with this error.
-    Fail {
-        operation: String,
-        times: usize,
+enum Fault {
+    Error {
         status: u16,
         code: String,
         message: String,
     },
+    Drop(DropPoint),
+}
+
+#[derive(Debug, Clone)]
+enum Rule {
+    /// The next `times` calls of `operation` meet this fault.
+    Fault {
+        operation: String,
+        times: usize,
+        fault: Fault,
+    },
     /// `GetHealthCheckStatus` of `id` reports failure once it has answered `ok` times.
     Unhealthy { id: String, ok: usize },
+}
+
+/// The HTTP status AWS answers an error `code` with: 503 for `SlowDown` and
+/// `ServiceUnavailable`, 500 for `InternalError`, 403 for `AccessDenied`, 412 for
+/// `PreconditionFailed`, 404 for `NoSuchKey`/`NoSuchBucket`, 409 for S3's conflicts;
+/// 400 otherwise (`Throttling`, `PriorRequestNotComplete`...).
+pub fn status_of_code(code: &str) -> u16 {
+    match code {
+        "SlowDown" | "ServiceUnavailable" | "ServiceUnavailableException" => 503,
+        "InternalError" | "InternalFailure" | "InternalServerError" | "ServerException" => 500,
+        "AccessDenied" | "AccessDeniedException" => 403,
+        "PreconditionFailed" => 412,
+        "NoSuchKey" | "NoSuchBucket" | "NotFound" | "ResourceNotFoundException" => 404,
+        "ConditionalRequestConflict" | "OperationAborted" | "BucketNotEmpty" => 409,
+        _ => 400,
+    }
 }
 
 #[derive(Default)]
@@ -202,17 +266,8 @@ impl Moto {
                 return;
             };
             rt.block_on(async move {
-                let Ok(listener) = TcpListener::from_std(listener) else {
-                    return;
-                };
-                loop {
-                    let Ok((conn, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let shared = shared.clone();
-                    tokio::spawn(async move {
-                        let _ = serve(conn, moto, shared).await;
-                    });
+                if let Ok(listener) = TcpListener::from_std(listener) {
+                    proxy::run(listener, moto, shared).await;
                 }
             });
         });
@@ -280,20 +335,56 @@ impl Moto {
         self.calls().into_iter().filter(Call::is_write).collect()
     }
 
-    /// Answers the next `times` calls of `operation` with HTTP 400 and `code`
-    /// (e.g. `Throttling`, `PriorRequestNotComplete`).
-    pub fn fail_next(&self, operation: &str, times: usize, code: &str, message: &str) {
+    fn push_rule(&self, rule: Rule) {
         self.shared
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .rules
-            .push(Rule::Fail {
-                operation: operation.into(),
-                times,
-                status: 400,
+            .push(rule);
+    }
+
+    /// Answers the next `times` calls of `operation` with error `code`, in the
+    /// service's error shape (S3: `<Error><Code>SlowDown</Code>...`), with the HTTP
+    /// status AWS gives that code ([`status_of_code`]: `Throttling` 400, `SlowDown`
+    /// 503, `PreconditionFailed` 412...). moto does not see these calls.
+    pub fn fail_next(&self, operation: &str, times: usize, code: &str, message: &str) {
+        self.fail_next_with_status(operation, times, status_of_code(code), code, message);
+    }
+
+    /// [`Moto::fail_next`] with a chosen HTTP status.
+    pub fn fail_next_with_status(
+        &self,
+        operation: &str,
+        times: usize,
+        status: u16,
+        code: &str,
+        message: &str,
+    ) {
+        self.push_rule(Rule::Fault {
+            operation: operation.into(),
+            times,
+            fault: Fault::Error {
+                status,
                 code: code.into(),
                 message: message.into(),
-            });
+            },
+        });
+    }
+
+    /// Loses the next `times` calls of `operation`: the proxy reads the request, then
+    /// closes the client's connection without answering, [`DropPoint::BeforeMoto`]
+    /// (moto never sees it) or [`DropPoint::AfterMoto`] (moto applied it; its answer
+    /// is thrown away). The client sees an I/O error (the AWS SDK: a dispatch
+    /// failure, which it retries). Recorded with status 0.
+    ///
+    /// Rules ([`Moto::fail_next`], `drop_next`) apply in the order they were set; a
+    /// call meets the first one of its operation with calls left.
+    pub fn drop_next(&self, operation: &str, times: usize, when: DropPoint) {
+        self.push_rule(Rule::Fault {
+            operation: operation.into(),
+            times,
+            fault: Fault::Drop(when),
+        });
     }
 
     /// `GetHealthCheckStatus` of health check `id` reports a failure from its
@@ -310,14 +401,63 @@ impl Moto {
     pub fn inventory(&self, region: &str) -> Result<Inventory, String> {
         let endpoint = self.moto_endpoint();
         let region = region.to_string();
-        let rt = tokio::runtime::Builder::new_current_thread()
+        run(async move { inventory::inventory(&endpoint, &region).await })
+    }
+
+    /// An S3 client configuration through the proxy (recorded, faults injected):
+    /// path-style addressing, static test credentials, plain HTTP; the SDK's defaults
+    /// otherwise (retries, CRC32 request checksums). Adjust and `build()` it:
+    /// `aws_sdk_s3::Client::from_conf(moto.s3_config("eu-west-1").build())`.
+    pub fn s3_config(&self, region: &str) -> aws_sdk_s3::config::Builder {
+        s3::config(&self.endpoint(), region)
+    }
+
+    /// Creates `bucket` in `region` (directly), versioned or not.
+    pub fn create_bucket(
+        &self,
+        bucket: &str,
+        region: &str,
+        versioning: bool,
+    ) -> Result<(), String> {
+        let (endpoint, bucket, region) =
+            (self.moto_endpoint(), bucket.to_string(), region.to_string());
+        run(async move { s3::create_bucket(&endpoint, &bucket, &region, versioning).await })
+    }
+
+    /// The current objects of `bucket` under `prefix` (directly), sorted by key.
+    pub fn s3_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let (endpoint, bucket, prefix) =
+            (self.moto_endpoint(), bucket.to_string(), prefix.to_string());
+        run(async move { s3::objects(&endpoint, &bucket, &prefix).await })
+    }
+
+    /// Writes an object unconditionally (directly: the forged concurrent writer of a
+    /// test); its ETag, quoted as S3 sends it (moto: the MD5 of the bytes).
+    pub fn put_s3_object(&self, bucket: &str, key: &str, bytes: &[u8]) -> Result<String, String> {
+        let (endpoint, bucket, key, bytes) = (
+            self.moto_endpoint(),
+            bucket.to_string(),
+            key.to_string(),
+            bytes.to_vec(),
+        );
+        run(async move { s3::put_object(&endpoint, &bucket, &key, bytes).await })
+    }
+}
+
+/// Runs `fut` to completion on a runtime of its own, on a thread of its own: the
+/// helpers are synchronous, and callable from within a test's runtime too.
+fn run<T: Send + 'static>(
+    fut: impl Future<Output = Result<T, String>> + Send + 'static,
+) -> Result<T, String> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| e.to_string())?;
-        std::thread::spawn(move || rt.block_on(inventory(&endpoint, &region)))
-            .join()
-            .map_err(|_| "the inventory thread panicked".to_string())?
-    }
+            .map_err(|e| e.to_string())?
+            .block_on(fut)
+    })
+    .join()
+    .map_err(|_| "the helper thread panicked".to_string())?
 }
 
 impl Drop for Moto {
@@ -327,577 +467,50 @@ impl Drop for Moto {
     }
 }
 
-// ----- the proxy ---------------------------------------------------------------------
-
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads one HTTP/1.1 request; `None` at the end of the connection.
-async fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Option<Request>> {
-    let head_end = loop {
-        if let Some(i) = find(buf, b"\r\n\r\n") {
-            break i;
-        }
-        let mut chunk = [0u8; 8192];
-        let n = conn.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let first = lines.next().unwrap_or_default();
-    let mut parts = first.split(' ');
-    let method = parts.next().unwrap_or_default().to_string();
-    let path = parts.next().unwrap_or_default().to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let total = head_end + 4 + len;
-    while buf.len() < total {
-        let mut chunk = [0u8; 8192];
-        let n = conn.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = buf[head_end + 4..total].to_vec();
-    buf.drain(..total);
-    Ok(Some(Request {
-        method,
-        path,
-        headers,
-        body,
-    }))
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The service from the request's signature scope.
-fn service_of(req: &Request) -> String {
-    req.header("authorization")
-        .and_then(|a| a.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').nth(3))
-        .unwrap_or("unknown")
-        .to_string()
-}
-
-/// The AWS operation of a request.
-pub fn operation_of(service: &str, method: &str, path: &str, body: &[u8]) -> String {
-    let path = path.split('?').next().unwrap_or(path);
-    let body = String::from_utf8_lossy(body);
-    if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
-        return action.to_string();
-    }
-    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let op = match (service, method, segs.as_slice()) {
-        ("route53", "POST", [_, "hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
-        ("route53", "GET", [_, "hostedzone", _, "rrset"]) => "ListResourceRecordSets",
-        ("route53", "POST", [_, "hostedzone"]) => "CreateHostedZone",
-        ("route53", "GET", [_, "hostedzone"]) => "ListHostedZones",
-        ("route53", "GET", [_, "hostedzonesbyname"]) => "ListHostedZonesByName",
-        ("route53", "GET", [_, "hostedzone", _]) => "GetHostedZone",
-        ("route53", "POST", [_, "hostedzone", _]) => "UpdateHostedZoneComment",
-        ("route53", "DELETE", [_, "hostedzone", _]) => "DeleteHostedZone",
-        ("route53", "POST", [_, "healthcheck"]) => "CreateHealthCheck",
-        ("route53", "GET", [_, "healthcheck"]) => "ListHealthChecks",
-        ("route53", "GET", [_, "healthcheck", _]) => "GetHealthCheck",
-        ("route53", "POST", [_, "healthcheck", _]) => "UpdateHealthCheck",
-        ("route53", "DELETE", [_, "healthcheck", _]) => "DeleteHealthCheck",
-        ("route53", "GET", [_, "healthcheck", _, "status"]) => "GetHealthCheckStatus",
-        ("route53", "GET", [_, "change", _]) => "GetChange",
-        ("route53", "POST", [_, "tags", _, _]) => "ChangeTagsForResource",
-        ("route53", "GET", [_, "tags", _, _]) => "ListTagsForResource",
-        ("eks", "POST", ["clusters"]) => "CreateCluster",
-        ("eks", "GET", ["clusters"]) => "ListClusters",
-        ("eks", "GET", ["clusters", _]) => "DescribeCluster",
-        ("eks", "DELETE", ["clusters", _]) => "DeleteCluster",
-        ("eks", "POST", ["clusters", _, "update-config"]) => "UpdateClusterConfig",
-        ("eks", "POST", ["clusters", _, "updates"]) => "UpdateClusterVersion",
-        ("eks", "GET", ["clusters", _, "updates", _]) => "DescribeUpdate",
-        ("eks", "POST", ["clusters", _, "node-groups"]) => "CreateNodegroup",
-        ("eks", "GET", ["clusters", _, "node-groups"]) => "ListNodegroups",
-        ("eks", "GET", ["clusters", _, "node-groups", _]) => "DescribeNodegroup",
-        ("eks", "DELETE", ["clusters", _, "node-groups", _]) => "DeleteNodegroup",
-        ("eks", "POST", ["clusters", _, "node-groups", _, "update-config"]) => {
-            "UpdateNodegroupConfig"
-        }
-        ("eks", "POST", ["tags", ..]) => "TagResource",
-        ("eks", "DELETE", ["tags", ..]) => "UntagResource",
-        _ => return format!("{method} /{}", segs.first().copied().unwrap_or_default()),
-    };
-    op.to_string()
-}
-
-fn error_response(service: &str, status: u16, code: &str, message: &str) -> Vec<u8> {
-    let (ctype, body) = if service == "eks" {
-        (
-            "application/json",
-            serde_json::json!({ "message": message }).to_string(),
-        )
-    } else if service == "route53" {
-        (
-            "text/xml",
-            format!("<?xml version=\"1.0\"?>\n<ErrorResponse xmlns=\"https://route53.amazonaws.com/doc/2013-04-01/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fedstack-moto</RequestId></ErrorResponse>"),
-        )
-    } else {
-        (
-            "text/xml",
-            format!("<?xml version=\"1.0\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>fedstack-moto</RequestID></Response>"),
-        )
-    };
-    let mut out = format!(
-        "HTTP/1.1 {status} Error\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if service == "eks" {
-        out.push_str(&format!("x-amzn-ErrorType: {code}\r\n"));
-    }
-    out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(body.as_bytes());
-    bytes
-}
-
-/// Sends `req` to moto on a fresh connection; returns (status, head lines, body).
-async fn forward(req: &Request, moto: SocketAddr) -> std::io::Result<(u16, Vec<String>, Vec<u8>)> {
-    let mut up = TcpStream::connect(moto).await?;
-    let mut head = format!("{} {} HTTP/1.1\r\n", req.method, req.path);
-    for (k, v) in &req.headers {
-        if k.eq_ignore_ascii_case("connection") {
-            continue;
-        }
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    up.write_all(head.as_bytes()).await?;
-    up.write_all(&req.body).await?;
-    let mut raw = Vec::new();
-    up.read_to_end(&mut raw).await?;
-    let end = find(&raw, b"\r\n\r\n").unwrap_or(raw.len());
-    let head = String::from_utf8_lossy(&raw[..end]).to_string();
-    let body = raw.get(end + 4..).unwrap_or_default().to_vec();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(502);
-    let headers: Vec<String> = lines
-        .filter(|l| {
-            let k = l
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            !matches!(
-                k.as_str(),
-                "connection" | "content-length" | "transfer-encoding"
-            )
-        })
-        .map(str::to_string)
-        .collect();
-    Ok((status, headers, body))
-}
-
-async fn serve(
-    mut conn: TcpStream,
-    moto: SocketAddr,
-    shared: Arc<Mutex<Shared>>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    while let Some(req) = read_request(&mut conn, &mut buf).await? {
-        let service = service_of(&req);
-        let operation = operation_of(&service, &req.method, &req.path, &req.body);
-        // An injected error?
-        let injected = {
-            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            let mut hit = None;
-            for r in s.rules.iter_mut() {
-                if let Rule::Fail {
-                    operation: op,
-                    times,
-                    status,
-                    code,
-                    message,
-                } = r
-                {
-                    if *op == operation && *times > 0 {
-                        *times -= 1;
-                        hit = Some((*status, code.clone(), message.clone()));
-                        break;
-                    }
-                }
-            }
-            hit
-        };
-        let (status, out) = match injected {
-            Some((status, code, message)) => {
-                (status, error_response(&service, status, &code, &message))
-            }
-            None => {
-                let (status, headers, mut body) = forward(&req, moto).await?;
-                if operation == "GetHealthCheckStatus" && status == 200 {
-                    let id = req.path.split('/').nth(3).unwrap_or_default().to_string();
-                    let fail = {
-                        let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-                        let mut fail = false;
-                        for r in s.rules.iter_mut() {
-                            if let Rule::Unhealthy { id: rid, ok } = r {
-                                if *rid == id {
-                                    if *ok == 0 {
-                                        fail = true;
-                                    } else {
-                                        *ok -= 1;
-                                    }
-                                }
-                            }
-                        }
-                        fail
-                    };
-                    if fail {
-                        body = String::from_utf8_lossy(&body)
-                            .replace(
-                                "Success: HTTP Status Code: 200",
-                                "Failure: HTTP Status Code: 503",
-                            )
-                            .into_bytes();
-                    }
-                }
-                let mut head = format!("HTTP/1.1 {status} X\r\n");
-                for h in headers {
-                    head.push_str(&h);
-                    head.push_str("\r\n");
-                }
-                head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-                let mut out = head.into_bytes();
-                out.extend_from_slice(&body);
-                (status, out)
-            }
-        };
-        shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .calls
-            .push(Call {
-                changes: if operation == "ChangeResourceRecordSets" {
-                    String::from_utf8_lossy(&req.body)
-                        .matches("<Change>")
-                        .count()
-                } else {
-                    0
-                },
-                service: service.clone(),
-                operation,
-                status,
-            });
-        conn.write_all(&out).await?;
-    }
-    Ok(())
-}
-
-// ----- reading the emulator back -----------------------------------------------------
-
-/// What the emulator holds (default VPCs and their parts left out).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Inventory {
-    /// Zone names (no trailing dot) and their record sets other than SOA and NS, as
-    /// `name type [set id]: values` (alias records: `-> dns name`).
-    pub zones: HashMap<String, Vec<String>>,
-    /// Health checks: `id: ip:port type path`.
-    pub health_checks: Vec<String>,
-    pub clusters: Vec<String>,
-    /// `cluster/nodegroup: instance type, desired`
-    pub nodegroups: Vec<String>,
-    /// VPCs that are not default ones.
-    pub vpcs: Vec<String>,
-    pub subnets: Vec<String>,
-    pub internet_gateways: Vec<String>,
-    pub roles: Vec<String>,
-}
-
-impl Inventory {
-    pub fn is_empty(&self) -> bool {
-        self.zones.is_empty()
-            && self.health_checks.is_empty()
-            && self.clusters.is_empty()
-            && self.nodegroups.is_empty()
-            && self.vpcs.is_empty()
-            && self.subnets.is_empty()
-            && self.internet_gateways.is_empty()
-            && self.roles.is_empty()
-    }
-
-    /// Record sets of every zone, sorted.
-    pub fn records(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.zones.values().flatten().cloned().collect();
-        v.sort();
-        v
-    }
-}
-
-async fn inventory(endpoint: &str, region: &str) -> Result<Inventory, String> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "test", "test", None, None, "moto",
-        ))
-        .region(aws_config::Region::new(region.to_string()))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    let e = |what: &str, err: &dyn std::fmt::Debug| format!("{what}: {err:?}");
-    let mut inv = Inventory::default();
-
-    let r53 = aws_sdk_route53::Client::new(&config);
-    let zones = r53
-        .list_hosted_zones()
-        .send()
-        .await
-        .map_err(|x| e("ListHostedZones", &x))?;
-    for z in zones.hosted_zones() {
-        let mut sets = Vec::new();
-        let mut all = Vec::new();
-        let mut cursor: Option<(String, aws_sdk_route53::types::RrType, Option<String>)> = None;
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let mut req = r53.list_resource_record_sets().hosted_zone_id(z.id());
-            if let Some((n, t, i)) = &cursor {
-                req = req
-                    .start_record_name(n)
-                    .start_record_type(t.clone())
-                    .set_start_record_identifier(i.clone());
-            }
-            let out = req
-                .send()
-                .await
-                .map_err(|x| e("ListResourceRecordSets", &x))?;
-            all.extend(out.resource_record_sets().iter().cloned());
-            match (
-                out.is_truncated(),
-                out.next_record_name(),
-                out.next_record_type(),
-            ) {
-                (true, Some(n), Some(t)) => {
-                    let next = (
-                        n.to_string(),
-                        t.clone(),
-                        out.next_record_identifier().map(str::to_string),
-                    );
-                    if !seen.insert(format!("{next:?}")) {
-                        return Err("ListResourceRecordSets repeats a cursor".into());
-                    }
-                    cursor = Some(next);
-                }
-                _ => break,
-            }
-        }
-        let mut keys = std::collections::HashSet::new();
-        all.retain(|s| {
-            keys.insert((
-                s.name().to_string(),
-                s.r#type().clone(),
-                s.set_identifier().map(str::to_string),
-            ))
-        });
-        for s in &all {
-            let t = s.r#type().as_str();
-            if t == "SOA" || t == "NS" {
-                continue;
-            }
-            let values = match s.alias_target() {
-                Some(a) => format!("-> {}", a.dns_name()),
-                None => s
-                    .resource_records()
-                    .iter()
-                    .map(|r| r.value().to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            };
-            let mut line = format!("{} {t}", s.name().trim_end_matches('.'));
-            if let Some(id) = s.set_identifier() {
-                line.push_str(&format!(" [{id}]"));
-            }
-            if let Some(w) = s.weight() {
-                line.push_str(&format!(" w={w}"));
-            }
-            line.push_str(&format!(": {values}"));
-            sets.push(line);
-        }
-        sets.sort();
-        inv.zones
-            .insert(z.name().trim_end_matches('.').to_string(), sets);
-    }
-    let hcs = r53
-        .list_health_checks()
-        .send()
-        .await
-        .map_err(|x| e("ListHealthChecks", &x))?;
-    for h in hcs.health_checks() {
-        let c = h.health_check_config();
-        inv.health_checks.push(format!(
-            "{}: {}:{} {} {}",
-            h.id(),
-            c.and_then(|c| c.ip_address()).unwrap_or("-"),
-            c.and_then(|c| c.port()).unwrap_or(0),
-            c.map(|c| c.r#type().as_str().to_string())
-                .unwrap_or_default(),
-            c.and_then(|c| c.resource_path()).unwrap_or("")
-        ));
-    }
-
-    let eks = aws_sdk_eks::Client::new(&config);
-    let clusters = eks
-        .list_clusters()
-        .send()
-        .await
-        .map_err(|x| e("ListClusters", &x))?;
-    for c in clusters.clusters() {
-        inv.clusters.push(c.clone());
-        let groups = eks
-            .list_nodegroups()
-            .cluster_name(c)
-            .send()
-            .await
-            .map_err(|x| e("ListNodegroups", &x))?;
-        for g in groups.nodegroups() {
-            let d = eks
-                .describe_nodegroup()
-                .cluster_name(c)
-                .nodegroup_name(g)
-                .send()
-                .await
-                .map_err(|x| e("DescribeNodegroup", &x))?;
-            let n = d.nodegroup();
-            inv.nodegroups.push(format!(
-                "{c}/{g}: {}, {}",
-                n.and_then(|n| n.instance_types().first().cloned())
-                    .unwrap_or_default(),
-                n.and_then(|n| n.scaling_config())
-                    .and_then(|s| s.desired_size())
-                    .unwrap_or(-1)
-            ));
-        }
-    }
-
-    let ec2 = aws_sdk_ec2::Client::new(&config);
-    let vpcs = ec2
-        .describe_vpcs()
-        .send()
-        .await
-        .map_err(|x| e("DescribeVpcs", &x))?;
-    let mut default_vpcs = Vec::new();
-    for v in vpcs.vpcs() {
-        let id = v.vpc_id().unwrap_or_default().to_string();
-        if v.is_default() == Some(true) {
-            default_vpcs.push(id);
-        } else {
-            inv.vpcs.push(id);
-        }
-    }
-    let subnets = ec2
-        .describe_subnets()
-        .send()
-        .await
-        .map_err(|x| e("DescribeSubnets", &x))?;
-    for s in subnets.subnets() {
-        if !default_vpcs.iter().any(|d| Some(d.as_str()) == s.vpc_id()) {
-            inv.subnets
-                .push(s.subnet_id().unwrap_or_default().to_string());
-        }
-    }
-    let igws = ec2
-        .describe_internet_gateways()
-        .send()
-        .await
-        .map_err(|x| e("DescribeInternetGateways", &x))?;
-    for g in igws.internet_gateways() {
-        let on_default = g
-            .attachments()
-            .iter()
-            .any(|a| default_vpcs.iter().any(|d| Some(d.as_str()) == a.vpc_id()));
-        if !on_default {
-            inv.internet_gateways
-                .push(g.internet_gateway_id().unwrap_or_default().to_string());
-        }
-    }
-
-    let iam = aws_sdk_iam::Client::new(&config);
-    let roles = iam
-        .list_roles()
-        .send()
-        .await
-        .map_err(|x| e("ListRoles", &x))?;
-    for r in roles.roles() {
-        // moto's own service-linked roles live under /aws-service-role/.
-        if !r.path().starts_with("/aws-service-role/") {
-            inv.roles.push(r.role_name().to_string());
-        }
-    }
-    inv.health_checks.sort();
-    inv.clusters.sort();
-    inv.nodegroups.sort();
-    inv.roles.sort();
-    Ok(inv)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn operations_are_named() {
-        assert_eq!(
-            operation_of("route53", "POST", "/2013-04-01/hostedzone/Z1/rrset/", b""),
-            "ChangeResourceRecordSets"
-        );
-        assert_eq!(
-            operation_of(
-                "route53",
-                "GET",
-                "/2013-04-01/hostedzone/Z1/rrset?maxitems=300",
-                b""
-            ),
-            "ListResourceRecordSets"
-        );
-        assert_eq!(
-            operation_of("ec2", "POST", "/", b"Action=CreateVpc&Version=2016-11-15"),
-            "CreateVpc"
-        );
-        assert_eq!(
-            operation_of("eks", "GET", "/clusters/a", b""),
-            "DescribeCluster"
-        );
-        assert!(!Call {
-            service: "route53".into(),
-            operation: "ListResourceRecordSets".into(),
+    fn call(service: &str, operation: &str) -> Call {
+        Call {
+            service: service.into(),
+            operation: operation.into(),
             status: 200,
             changes: 0,
+            path: "/".into(),
+            query: String::new(),
+            if_match: None,
+            if_none_match: None,
         }
-        .is_write());
+    }
+
+    #[test]
+    fn reads_are_not_writes() {
+        for read in [
+            "ListResourceRecordSets",
+            "DescribeCluster",
+            "GetObject",
+            "HeadObject",
+            "HeadBucket",
+            "ListObjectsV2",
+            "ListObjectVersions",
+            "GetBucketVersioning",
+        ] {
+            assert!(!call("s3", read).is_write(), "{read}");
+        }
+        for write in ["PutObject", "DeleteObjects", "CopyObject", "CreateBucket"] {
+            assert!(call("s3", write).is_write(), "{write}");
+        }
+    }
+
+    #[test]
+    fn error_codes_have_their_status() {
+        assert_eq!(status_of_code("SlowDown"), 503);
+        assert_eq!(status_of_code("ServiceUnavailable"), 503);
+        assert_eq!(status_of_code("InternalError"), 500);
+        assert_eq!(status_of_code("AccessDenied"), 403);
+        assert_eq!(status_of_code("PreconditionFailed"), 412);
+        assert_eq!(status_of_code("Throttling"), 400);
+        assert_eq!(status_of_code("PriorRequestNotComplete"), 400);
     }
 }
