@@ -1,6 +1,12 @@
 //! One test per class of stack-file error, each pinning the exact one-line message
 //! (`file:line:column: message (hint: ...)`).
 
+use std::time::Duration;
+
+use fedstack_core::stack::{
+    S3StateConfig, Span, StateBackendConfig, StateSection, DEFAULT_LOCK_TTL,
+};
+
 mod common;
 use common::*;
 
@@ -1043,4 +1049,353 @@ fn an_aks_cluster_without_node_pools_is_one_located_error() {
         "{e}"
     );
     assert!(e.contains("the first is its system pool"), "{e}");
+}
+
+// ----- state -----------------------------------------------------------------
+
+/// BASE plus `state:` at line 14 with `body` from line 15.
+fn state(body: &str) -> String {
+    with(BASE, &format!("state:\n{body}"))
+}
+
+fn s3_state(text: &str) -> S3StateConfig {
+    match ok(text).state.backend {
+        StateBackendConfig::S3(s3) => s3,
+        other => panic!("expected an s3 backend, got {other:?}"),
+    }
+}
+
+#[test]
+fn state_is_local_when_absent_or_empty() {
+    assert_eq!(ok(BASE).state, StateSection::default());
+    assert_eq!(ok(BASE).state.backend, StateBackendConfig::Local);
+    assert_eq!(ok(BASE).state.span, None);
+    assert_eq!(ok(&with(BASE, "state:\n")).state, StateSection::default());
+    assert_eq!(
+        ok(&state("  backend: local\n")).state,
+        StateSection {
+            backend: StateBackendConfig::Local,
+            span: Some(Span {
+                line: 14,
+                column: 1
+            }),
+        }
+    );
+}
+
+#[test]
+fn full_s3_state() {
+    let s = ok(&state(
+        "  backend: s3\n  bucket: acme-fedstack-state\n  key_prefix: prod/\n  region: eu-west-1\n  endpoint_url: http://127.0.0.1:5000\n  profile: prod\n  lock_ttl: 90s\n",
+    ));
+    assert_eq!(
+        s.state,
+        StateSection {
+            backend: StateBackendConfig::S3(S3StateConfig {
+                bucket: "acme-fedstack-state".to_string(),
+                key_prefix: "prod/".to_string(),
+                region: Some("eu-west-1".to_string()),
+                endpoint_url: Some("http://127.0.0.1:5000".to_string()),
+                profile: Some("prod".to_string()),
+                lock_ttl: Duration::from_secs(90),
+            }),
+            span: Some(Span {
+                line: 14,
+                column: 1
+            }),
+        }
+    );
+    // The state section adds no resources.
+    assert_eq!(s.resources.len(), 2);
+}
+
+#[test]
+fn minimal_s3_state_takes_the_defaults() {
+    let s3 = s3_state(&state("  backend: s3\n  bucket: acme-fedstack-state\n"));
+    assert_eq!(
+        s3,
+        S3StateConfig {
+            bucket: "acme-fedstack-state".to_string(),
+            key_prefix: String::new(),
+            region: None,
+            endpoint_url: None,
+            profile: None,
+            lock_ttl: DEFAULT_LOCK_TTL,
+        }
+    );
+    assert_eq!(DEFAULT_LOCK_TTL, Duration::from_secs(60));
+}
+
+#[test]
+fn s3_key_prefix_is_normalized() {
+    for (written, normalized) in [
+        ("prod", "prod/"),
+        ("prod/", "prod/"),
+        ("teams/infra", "teams/infra/"),
+        ("a..b/", "a..b/"),
+        ("\"\"", ""),
+        ("~", ""),
+    ] {
+        let text = state(&format!(
+            "  backend: s3\n  bucket: b-1\n  key_prefix: {written}\n"
+        ));
+        assert_eq!(s3_state(&text).key_prefix, normalized, "{written}");
+    }
+}
+
+#[test]
+fn s3_lock_ttl_bounds_are_inclusive() {
+    for (written, ttl) in [("1s", 1), ("1h", 3600), ("60m", 3600), ("30", 30)] {
+        let text = state(&format!(
+            "  backend: s3\n  bucket: b-1\n  lock_ttl: {written}\n"
+        ));
+        assert_eq!(
+            s3_state(&text).lock_ttl,
+            Duration::from_secs(ttl),
+            "{written}"
+        );
+    }
+}
+
+#[test]
+fn state_must_be_a_mapping() {
+    assert_eq!(
+        one_error(&with(BASE, "state: s3\n")),
+        "t.yaml:14:8: expected a mapping for state, found `s3` (hint: write `state: { backend: s3, bucket: NAME }`)"
+    );
+    assert_eq!(
+        one_error(&with(BASE, "state: [local]\n")),
+        "t.yaml:14:8: expected a mapping for state, found a list (hint: e.g. `state: { backend: s3, bucket: NAME }`; without `state` the state stays in --state-dir)"
+    );
+}
+
+#[test]
+fn state_needs_a_backend() {
+    assert_eq!(
+        one_error(&state("  bucket: acme-fedstack-state\n")),
+        "t.yaml:14:1: missing field `backend` in state (hint: `local` keeps the state in the --state-dir directory, `s3` in an S3 bucket)"
+    );
+    assert_eq!(
+        one_error(&state("  backend:\n")),
+        "t.yaml:15:3: missing value for `backend` in state (hint: `local` keeps the state in the --state-dir directory, `s3` in an S3 bucket)"
+    );
+}
+
+#[test]
+fn unknown_state_backend() {
+    // Its fields are not reported again.
+    assert_eq!(
+        one_error(&state("  backend: S3\n  bucket: acme-fedstack-state\n")),
+        "t.yaml:15:12: `backend` in state must be one of local, s3; found `S3` (hint: did you mean `s3`?)"
+    );
+    assert_eq!(
+        one_error(&state("  backend: lcoal\n")),
+        "t.yaml:15:12: `backend` in state must be one of local, s3; found `lcoal` (hint: did you mean `local`?)"
+    );
+    assert_eq!(
+        one_error(&state("  backend: Local\n")),
+        "t.yaml:15:12: `backend` in state must be one of local, s3; found `Local` (hint: did you mean `local`?)"
+    );
+    assert_eq!(
+        one_error(&state("  backend: gcs\n")),
+        "t.yaml:15:12: `backend` in state must be one of local, s3; found `gcs` (hint: `local` keeps the state in the --state-dir directory, `s3` in an S3 bucket)"
+    );
+    // Fields of no backend are still unknown.
+    assert_eq!(
+        errors(&state("  backend: gcs\n  color: red\n")),
+        [
+            "t.yaml:15:12: `backend` in state must be one of local, s3; found `gcs` (hint: `local` keeps the state in the --state-dir directory, `s3` in an S3 bucket)",
+            "t.yaml:16:3: unknown field `color` in state (hint: fields are: backend, bucket, key_prefix, region, endpoint_url, profile, lock_ttl)",
+        ]
+    );
+}
+
+#[test]
+fn unknown_s3_state_field_with_did_you_mean() {
+    assert_eq!(
+        one_error(&state(
+            "  backend: s3\n  bucket: acme-fedstack-state\n  lock_tll: 30s\n"
+        )),
+        "t.yaml:17:3: unknown field `lock_tll` in state (hint: did you mean `lock_ttl`?)"
+    );
+    assert_eq!(
+        one_error(&state(
+            "  backend: s3\n  bucket: acme-fedstack-state\n  color: red\n"
+        )),
+        "t.yaml:17:3: unknown field `color` in state (hint: fields are: backend, bucket, key_prefix, region, endpoint_url, profile, lock_ttl)"
+    );
+}
+
+#[test]
+fn s3_fields_under_local_state() {
+    assert_eq!(
+        errors(&state(
+            "  backend: local\n  bucket: acme-fedstack-state\n  lock_ttl: 30s\n"
+        )),
+        [
+            "t.yaml:16:3: unknown field `bucket` in state (hint: `bucket` is only valid with backend: s3; this state uses backend local, in --state-dir)",
+            "t.yaml:17:3: unknown field `lock_ttl` in state (hint: `lock_ttl` is only valid with backend: s3; this state uses backend local, in --state-dir)",
+        ]
+    );
+    assert_eq!(
+        one_error(&state("  backend: local\n  buckt: acme-fedstack-state\n")),
+        "t.yaml:16:3: unknown field `buckt` in state (hint: did you mean `bucket`? it is only valid with backend: s3; this state uses backend local)"
+    );
+    assert_eq!(
+        one_error(&state("  backend: local\n  backnd: local\n")),
+        "t.yaml:16:3: unknown field `backnd` in state (hint: did you mean `backend`?)"
+    );
+    assert_eq!(
+        one_error(&state("  backend: local\n  color: red\n")),
+        "t.yaml:16:3: unknown field `color` in state (hint: fields are: backend)"
+    );
+}
+
+#[test]
+fn s3_state_needs_a_bucket() {
+    assert_eq!(
+        one_error(&state("  backend: s3\n  key_prefix: prod/\n")),
+        "t.yaml:14:1: missing field `bucket` in state (hint: the S3 bucket that holds the state; it must exist and have versioning enabled)"
+    );
+    assert_eq!(
+        one_error(&state("  backend: s3\n  bucket: ~\n")),
+        "t.yaml:16:3: missing value for `bucket` in state (hint: the S3 bucket that holds the state; it must exist and have versioning enabled)"
+    );
+}
+
+#[test]
+fn invalid_s3_bucket_names() {
+    const HINT: &str = "(hint: use 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)";
+    let long = "a".repeat(64);
+    for (bucket, why) in [
+        ("ab", "it has 2 characters"),
+        (long.as_str(), "it has 64 characters"),
+        ("Acme-State", "it has uppercase letters"),
+        ("acme_state", "`_` is not allowed"),
+        ("-acme", "it does not start with a letter or digit"),
+        ("acme.", "it does not end with a letter or digit"),
+        ("acme..state", "it has two dots in a row"),
+        ("10.0.0.1", "it is an IP address"),
+    ] {
+        let text = state(&format!("  backend: s3\n  bucket: {bucket}\n"));
+        let shown = if bucket.len() > 60 {
+            format!("{}...", &bucket[..60])
+        } else {
+            bucket.to_string()
+        };
+        assert_eq!(
+            one_error(&text),
+            format!("t.yaml:16:11: invalid S3 bucket name `{shown}` in state: {why} {HINT}")
+        );
+    }
+}
+
+#[test]
+fn invalid_s3_key_prefixes() {
+    let err = |prefix: &str| {
+        one_error(&state(&format!(
+            "  backend: s3\n  bucket: acme-fedstack-state\n  key_prefix: {prefix}\n"
+        )))
+    };
+    assert_eq!(
+        err("/prod"),
+        "t.yaml:17:15: `key_prefix` in state must not start with `/`, found `/prod` (hint: S3 keys have no leading `/`: write `prod/`)"
+    );
+    assert_eq!(
+        err("/"),
+        "t.yaml:17:15: `key_prefix` in state must not start with `/`, found `/` (hint: S3 keys have no leading `/`: leave `key_prefix` out to keep the stack at the top of the bucket)"
+    );
+    assert_eq!(
+        err("teams//infra/"),
+        "t.yaml:17:15: `key_prefix` in state must not contain `//`, found `teams//infra/` (hint: S3 keeps empty segments, so `a//b/` and `a/b/` are different prefixes: write `teams/infra/`)"
+    );
+    assert_eq!(
+        err("prod//"),
+        "t.yaml:17:15: `key_prefix` in state must not contain `//`, found `prod//` (hint: S3 keeps empty segments, so `a//b/` and `a/b/` are different prefixes: write `prod/`)"
+    );
+    assert_eq!(
+        err("prod/../staging"),
+        "t.yaml:17:15: `key_prefix` in state must not have a `..` segment, found `prod/../staging` (hint: S3 keys are not paths: `..` does not go up a level, it stays in the key)"
+    );
+}
+
+#[test]
+fn invalid_s3_endpoint_url() {
+    for url in ["127.0.0.1:5000", "ftp://minio", "\"http://\""] {
+        let shown = url.trim_matches('"');
+        assert_eq!(
+            one_error(&state(&format!(
+                "  backend: s3\n  bucket: acme-fedstack-state\n  endpoint_url: {url}\n"
+            ))),
+            format!("t.yaml:17:17: `endpoint_url` in state must be an http:// or https:// URL, found `{shown}` (hint: e.g. http://127.0.0.1:9000 for a local S3-compatible store; leave it out for AWS S3)")
+        );
+    }
+}
+
+#[test]
+fn invalid_s3_lock_ttl() {
+    let err = |ttl: &str| {
+        one_error(&state(&format!(
+            "  backend: s3\n  bucket: acme-fedstack-state\n  lock_ttl: {ttl}\n"
+        )))
+    };
+    assert_eq!(
+        err("soon"),
+        "t.yaml:17:13: invalid duration `soon` for `lock_ttl` in state (hint: use a number of seconds or a duration like 250ms, 2s or 1m)"
+    );
+    assert_eq!(
+        err("[60s]"),
+        "t.yaml:17:13: expected a duration for `lock_ttl` in state, found a list (hint: use a number of seconds or a duration like 250ms, 2s or 1m)"
+    );
+    assert_eq!(
+        err("500ms"),
+        "t.yaml:17:13: `lock_ttl` in state must be between 1s and 1h, found `500ms` (hint: a shorter lease can run out on a slow network while its run is still working)"
+    );
+    assert_eq!(
+        err("0"),
+        "t.yaml:17:13: `lock_ttl` in state must be between 1s and 1h, found `0` (hint: a shorter lease can run out on a slow network while its run is still working)"
+    );
+    assert_eq!(
+        err("61m"),
+        "t.yaml:17:13: `lock_ttl` in state must be between 1s and 1h, found `61m` (hint: a longer lease keeps the lock of a run that died for too long before the next run may take it over)"
+    );
+}
+
+#[test]
+fn wrong_types_in_state() {
+    assert_eq!(
+        one_error(&state("  backend: [s3]\n")),
+        "t.yaml:15:12: expected a string for `backend` in state, found a list"
+    );
+    assert_eq!(
+        errors(&state(
+            "  backend: s3\n  bucket: { name: x }\n  region: [eu-west-1]\n  profile: {}\n"
+        )),
+        [
+            "t.yaml:16:11: expected a string for `bucket` in state, found a mapping",
+            "t.yaml:17:11: expected a string for `region` in state, found a list",
+            "t.yaml:18:12: expected a string for `profile` in state, found a mapping",
+        ]
+    );
+    assert_eq!(
+        one_error(&state(
+            "  backend: s3\n  bucket: acme-fedstack-state\n  region: \"\"\n"
+        )),
+        "t.yaml:17:11: `region` in state must not be empty"
+    );
+}
+
+#[test]
+fn state_errors_come_with_the_others_in_file_order() {
+    let text = BASE.replace(
+        "    region: us-east-1\n",
+        "    regoin: us-east-1\n    region: us-east-1\n",
+    ) + "state:\n  backend: s3\n  bucket: Acme\n";
+    assert_eq!(
+        errors(&text),
+        [
+            "t.yaml:8:5: unknown field `regoin` in cluster `a` (hint: did you mean `region`?)",
+            "t.yaml:17:11: invalid S3 bucket name `Acme` in state: it has uppercase letters (hint: use 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)",
+        ]
+    );
 }

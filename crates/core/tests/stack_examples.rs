@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use fedstack_core::address::ResourceKind;
-use fedstack_core::stack::{load_stack, DesiredStack, MAX_DIAGNOSTICS};
+use fedstack_core::stack::{load_stack, DesiredStack, StateBackendConfig, MAX_DIAGNOSTICS};
 use fedstack_core::value::{Expr, TemplatePart};
 
 mod common;
@@ -377,4 +377,11 @@ fn documentation_examples_load() {
         .resources
         .iter()
         .any(|r| r.address.to_string() == "dns_record.fedstack.example.com"));
+    match &s.state.backend {
+        StateBackendConfig::S3(s3) => {
+            assert_eq!(s3.bucket, "acme-fedstack-state");
+            assert_eq!(s3.key_prefix, "prod/");
+        }
+        other => panic!("the documented state is in S3, got {other:?}"),
+    }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Span;
+use super::{Span, StateSection};
 use crate::address::Address;
 use crate::value::{Attrs, Expr, Values};
 
@@ -50,6 +50,9 @@ pub struct DesiredStack {
     pub name: String,
     /// The file it came from, as given (for messages).
     pub file: String,
+    /// Where the state lives (`state:`; local when the section is absent).
+    #[serde(default)]
+    pub state: StateSection,
     pub clouds: BTreeMap<String, CloudConfig>,
     /// In declaration order; addresses are unique.
     pub resources: Vec<DesiredResource>,

@@ -13,7 +13,9 @@ use super::describe::{
 };
 use super::names;
 use super::yaml::{self, Node, Scalar};
-use super::{CloudConfig, DesiredResource, DesiredStack, Diagnostics, OutputDef, Span};
+use super::{
+    CloudConfig, DesiredResource, DesiredStack, Diagnostics, OutputDef, Span, StateSection,
+};
 use crate::address::{Address, AddressError, ResourceKind};
 use crate::value::{parse_template, Attrs, Expr, TemplatePart, Values};
 
@@ -65,6 +67,7 @@ pub fn load_stack(
     Ok(DesiredStack {
         name: name.unwrap_or_default(),
         file: file_name.to_string(),
+        state: l.state,
         clouds: l.clouds,
         resources: l.resources,
         outputs: l.outputs,
@@ -119,6 +122,8 @@ pub(super) struct Loader<'f> {
     /// the references of one place.
     pub whats: Vec<String>,
     pub outputs: BTreeMap<String, OutputDef>,
+    /// `state:` (local when absent or wrong).
+    pub state: StateSection,
     /// `clouds:` is missing or not a mapping: cloud names are not checked.
     pub clouds_unreadable: bool,
     /// `clusters:` is not a mapping: cluster names are not checked.
@@ -163,6 +168,7 @@ impl<'f> Loader<'f> {
             user_refs: Vec::new(),
             whats: Vec::new(),
             outputs: BTreeMap::new(),
+            state: StateSection::default(),
             clouds_unreadable: false,
             clusters_unreadable: false,
         }
@@ -200,6 +206,7 @@ impl<'f> Loader<'f> {
                 "dns",
                 "data",
                 "outputs",
+                "state",
             ],
         );
         let name = obj.str_req(&mut self.cx, "name");
@@ -210,6 +217,11 @@ impl<'f> Loader<'f> {
                     format!("invalid stack name `{}`", clip(&n.v)),
                     Some(names::STACK_NAME_HINT.to_string()),
                 );
+            }
+        }
+        if let Some((k, v)) = obj.raw("state") {
+            if !v.is_null() {
+                self.state_section(k, v);
             }
         }
 
@@ -450,7 +462,7 @@ impl<'f> Loader<'f> {
         }
     }
 
-    fn duration(&mut self, s: &Scalar, label: &str) -> Option<u64> {
+    pub(super) fn duration(&mut self, s: &Scalar, label: &str) -> Option<u64> {
         let ms = names::duration_ms(&s.text);
         if ms.is_none() {
             self.cx.error(

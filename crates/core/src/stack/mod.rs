@@ -11,6 +11,7 @@ mod dns;
 mod graph;
 mod load;
 mod names;
+mod state_section;
 mod yaml;
 
 pub use cx::MAX_DIAGNOSTICS;
@@ -18,4 +19,7 @@ pub use describe::{CloudDescription, Clouds, KUBERNETES_CLOUD};
 pub use desired::{CloudConfig, DesiredResource, DesiredStack, OutputDef};
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
 pub use load::load_stack;
-pub use names::duration_ms;
+pub use names::{duration_ms, s3_bucket_problem};
+pub use state_section::{
+    normalize_key_prefix, S3StateConfig, StateBackendConfig, StateSection, DEFAULT_LOCK_TTL,
+};

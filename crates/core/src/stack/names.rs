@@ -107,6 +107,41 @@ pub fn ipv6_ok(s: &str) -> bool {
     s.parse::<Ipv6Addr>().is_ok()
 }
 
+/// Why S3 would refuse `s` as a bucket name, if it would: 3-63 of `a-z 0-9 . -`,
+/// starting and ending with a letter or digit, no `..`, not an IPv4 address.
+pub fn s3_bucket_problem(s: &str) -> Option<String> {
+    let len = s.chars().count();
+    if !(3..=63).contains(&len) {
+        return Some(format!("it has {len} characters"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(lower_alnum(*c) || *c == '.' || *c == '-'))
+    {
+        return Some(if s.chars().any(|c| c.is_ascii_uppercase()) {
+            "it has uppercase letters".to_string()
+        } else if c.is_control() {
+            format!("`{}` is not allowed", c.escape_default())
+        } else {
+            format!("`{c}` is not allowed")
+        });
+    }
+    if !s.starts_with(lower_alnum) {
+        return Some("it does not start with a letter or digit".to_string());
+    }
+    if !s.ends_with(lower_alnum) {
+        return Some("it does not end with a letter or digit".to_string());
+    }
+    if s.contains("..") {
+        return Some("it has two dots in a row".to_string());
+    }
+    if ipv4_ok(s) {
+        return Some("it is an IP address".to_string());
+    }
+    None
+}
+pub const S3_BUCKET_HINT: &str = "use 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit";
+
 /// A host name for a CNAME: dot-separated labels of letters, digits, `-` and `_`,
 /// optionally with a trailing dot.
 pub fn hostname_ok(s: &str) -> bool {
@@ -211,6 +246,37 @@ mod tests {
         assert!(aws_region_ok("sa-east-1"));
         assert!(aws_region_ok("us-gov-west-1"));
         assert!(!aws_region_ok("australia-southeast1"));
+    }
+
+    #[test]
+    fn s3_buckets() {
+        for ok in [
+            "abc",
+            "acme-fedstack-state",
+            "a.b-c.1",
+            "1bucket",
+            &"a".repeat(63),
+        ] {
+            assert_eq!(s3_bucket_problem(ok), None, "{ok}");
+        }
+        let problem = |s: &str| s3_bucket_problem(s).unwrap_or_default();
+        assert_eq!(problem("ab"), "it has 2 characters");
+        assert_eq!(problem(&"a".repeat(64)), "it has 64 characters");
+        assert_eq!(problem("My-Bucket"), "it has uppercase letters");
+        assert_eq!(problem("my_bucket"), "`_` is not allowed");
+        assert_eq!(problem("bücket"), "`ü` is not allowed");
+        assert_eq!(problem("a\tb"), "`\\t` is not allowed");
+        assert_eq!(
+            problem("-bucket"),
+            "it does not start with a letter or digit"
+        );
+        assert_eq!(
+            problem(".bucket"),
+            "it does not start with a letter or digit"
+        );
+        assert_eq!(problem("bucket-"), "it does not end with a letter or digit");
+        assert_eq!(problem("my..bucket"), "it has two dots in a row");
+        assert_eq!(problem("192.168.5.4"), "it is an IP address");
     }
 
     #[test]
