@@ -27,7 +27,7 @@ pub enum StateError {
     InvalidStackName { name: String, reason: &'static str },
 
     /// `snapshot.json` is not valid JSON or not a fedstack state.
-    #[error("{} is not a valid fedstack state ({message}); restore it from snapshot.json.backup in the same directory or inspect it manually", path.display())]
+    #[error("{} is not a valid fedstack state ({message}); restore the previous snapshot (snapshot.json.backup beside it, or the previous object version in a versioned bucket) or inspect it manually", path.display())]
     SnapshotInvalid { path: PathBuf, message: String },
 
     /// `snapshot.json` was written by a newer fedstack.
@@ -47,12 +47,12 @@ pub enum StateError {
     },
 
     /// The journal or backup exists but the snapshot it builds on is gone.
-    #[error("{} is missing although {} exists; restore it from snapshot.json.backup or inspect the directory manually", path.display(), evidence.display())]
+    #[error("{} is missing although {} exists; restore the previous snapshot (snapshot.json.backup, or the previous object version in a versioned bucket) or inspect the state manually", path.display(), evidence.display())]
     SnapshotMissing { path: PathBuf, evidence: PathBuf },
 
     /// A journal line that cannot be replayed is followed by intact lines, or the
     /// journal does not continue the snapshot. Nothing was changed on disk.
-    #[error("{} is corrupt at line {line}: {reason}; nothing was changed: restore from snapshot.json.backup or inspect the file manually", path.display())]
+    #[error("{} is corrupt at line {line}: {reason}; nothing was changed: restore from the previous snapshot (snapshot.json.backup, or the previous object version) or inspect it manually", path.display())]
     JournalCorrupt {
         path: PathBuf,
         /// 1-based line number.
@@ -87,12 +87,17 @@ pub enum StateError {
 
     /// The guard handed to `open_writer` no longer owns `lock.json` (or belongs to
     /// another stack): writing would race with another writer.
-    #[error("the lock {id} on stack {stack:?} is no longer held (it was removed or taken over); refusing to write the state")]
+    #[error("the lock {id} on stack {stack:?} is no longer held (it was removed, taken over, or its lease ran out before it could be renewed); refusing to write the state: run again, and the next run repairs the state")]
     LockLost { stack: String, id: String },
 
     /// An earlier append failed half-way; the writer refuses further writes.
-    #[error("an earlier write to {} failed, so this state writer accepts no more changes; run the command again to recover from the journal", path.display())]
-    WriterPoisoned { path: PathBuf },
+    #[error("an earlier write to {location} failed, so this state writer accepts no more changes; run the command again to recover from the journal")]
+    WriterPoisoned { location: String },
+
+    /// A remote backend's own error (a bucket that does not exist, a lost race, ...),
+    /// already one line with what to do.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 
     /// Serializing the state failed (should not happen for well-formed values).
     #[error("cannot serialize the state of stack {stack:?}: {source}")]

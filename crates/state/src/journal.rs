@@ -20,10 +20,7 @@ use crate::error::StateError;
 const PREFIX_LEN: usize = 9;
 
 /// Appends one encoded line for `entry` to `buf`.
-pub(crate) fn encode_entry(
-    entry: &JournalEntry,
-    buf: &mut Vec<u8>,
-) -> Result<(), serde_json::Error> {
+pub fn encode_entry(entry: &JournalEntry, buf: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     let start = buf.len();
     buf.extend_from_slice(b"00000000 ");
     serde_json::to_writer(&mut *buf, entry)?;
@@ -66,7 +63,7 @@ fn decode_line(line: &[u8]) -> Result<JournalEntry, String> {
 
 /// A damaged end of the journal: everything from `offset` to the end of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TornTail {
+pub struct TornTail {
     /// 1-based number of the first damaged line.
     pub line: usize,
     /// Byte offset where the damage starts (= length of the intact prefix).
@@ -78,7 +75,7 @@ pub(crate) struct TornTail {
 
 /// The result of reading a journal.
 #[derive(Debug, Default)]
-pub(crate) struct Scan {
+pub struct Scan {
     /// Intact entries with their 1-based line numbers.
     pub entries: Vec<(usize, JournalEntry)>,
     pub torn: Option<TornTail>,
@@ -86,7 +83,7 @@ pub(crate) struct Scan {
 
 /// Splits a journal into intact entries and an optional torn tail. A damaged line
 /// followed by an intact one is corruption and an error.
-pub(crate) fn scan(bytes: &[u8], path: &Path) -> Result<Scan, StateError> {
+pub fn scan(bytes: &[u8], path: &Path) -> Result<Scan, StateError> {
     let mut scan = Scan::default();
     let mut first_bad: Option<TornTail> = None;
     let mut pos = 0;
@@ -134,7 +131,7 @@ pub(crate) fn scan(bytes: &[u8], path: &Path) -> Result<Scan, StateError> {
 /// (left over when a compaction was interrupted before the journal was truncated) are
 /// skipped; after that, serials must continue the snapshot one by one.
 /// Returns how many entries were applied.
-pub(crate) fn replay(
+pub fn replay(
     snapshot: &mut StateSnapshot,
     entries: &[(usize, JournalEntry)],
     path: &Path,

@@ -1,4 +1,7 @@
-//! fedstack's local state backend.
+//! fedstack's state: the [`Backend`] boundary every state backend implements, the
+//! [`StateWriter`] they share, and the local backend.
+//!
+//! ## The local backend
 //!
 //! Each stack's state lives in `<state_dir>/<stack>/` (directory mode 0700, files 0600):
 //!
@@ -40,14 +43,17 @@
 mod backend;
 mod error;
 mod fsutil;
-mod journal;
+pub mod journal;
+mod local;
 mod lock;
+pub mod snapshot;
+mod writer;
 
-pub use backend::{
-    Loaded, LocalBackend, StateWriter, BACKUP_FILE, JOURNAL_FILE, SNAPSHOT_FILE, TORN_PREFIX,
-};
+pub use backend::{Backend, Loaded};
 pub use error::StateError;
-pub use lock::{LockGuard, LockInfo, LOCK_POLL_INTERVAL};
+pub use local::{LocalBackend, BACKUP_FILE, JOURNAL_FILE, SNAPSHOT_FILE, TORN_PREFIX};
+pub use lock::{hostname, Lease, LockGuard, LockInfo, LOCK_POLL_INTERVAL};
+pub use writer::{JournalStore, StateWriter};
 
 /// The name of the lock file in a stack directory.
 pub const LOCK_FILE: &str = lock::LOCK_FILE;

@@ -6,16 +6,18 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fedstack_core::state::{JournalEntry, StateChange, StateSnapshot, STATE_FORMAT_VERSION};
-use serde::Deserialize;
+use fedstack_core::state::StateSnapshot;
 
+use crate::backend::{Backend, Loaded};
 use crate::error::{IoContext, StateError};
 use crate::fsutil::{
     ensure_private_dir, read_optional, remove_if_exists, replace_atomically, sync_dir,
     unix_seconds, write_private_file, FILE_MODE,
 };
 use crate::journal::{self, TornTail};
-use crate::lock::{self, LockGuard, LockInfo, LOCK_FILE};
+use crate::lock::{self, LocalLease, LockGuard, LockInfo, LOCK_FILE};
+use crate::snapshot::validate_stack_name;
+use crate::writer::{JournalStore, StateWriter};
 
 /// The compacted state.
 pub const SNAPSHOT_FILE: &str = "snapshot.json";
@@ -36,18 +38,6 @@ const BACKUP_TMP: &str = "snapshot.json.backup.tmp";
 pub struct LocalBackend {
     stack: String,
     dir: PathBuf,
-}
-
-/// A state as read by [`LocalBackend::load`].
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    /// The snapshot with the journal replayed onto it.
-    pub snapshot: StateSnapshot,
-    /// No state exists yet: `snapshot` is empty, serial 0, with a lineage made up for
-    /// this load (the real lineage is fixed when the first writer opens the state).
-    pub is_new: bool,
-    /// Problems that did not stop the load (a torn journal tail). Show them to the user.
-    pub warnings: Vec<String>,
 }
 
 impl LocalBackend {
@@ -152,12 +142,18 @@ impl LocalBackend {
     /// Returns the writer and the warnings to show the user.
     pub fn open_writer(&self, lock: &LockGuard) -> Result<(StateWriter, Vec<String>), StateError> {
         validate_stack_name(&self.stack)?;
-        if lock.dir != self.dir || lock.stack != self.stack || !lock.still_held()? {
+        let ours = lock
+            .lease()
+            .as_any()
+            .downcast_ref::<LocalLease>()
+            .is_some_and(|l| l.dir == self.dir && l.stack == self.stack);
+        if !ours {
             return Err(StateError::LockLost {
                 stack: self.stack.clone(),
                 id: lock.info.id.clone(),
             });
         }
+        lock.lease().check()?;
         ensure_private_dir(&self.dir)?;
         let (_, disk) = self.read_on_disk(true);
         let disk = disk?;
@@ -166,7 +162,8 @@ impl LocalBackend {
         let disk_serial = match disk.disk_serial {
             Some(serial) => serial,
             None => {
-                write_snapshot(&self.dir, &self.stack, &disk.snapshot, false)?;
+                let bytes = crate::snapshot::encode(&disk.snapshot, &self.stack)?;
+                write_snapshot(&self.dir, &bytes, false)?;
                 disk.snapshot.serial
             }
         };
@@ -202,16 +199,13 @@ impl LocalBackend {
             ));
         }
 
-        let mut writer = StateWriter {
+        let store = LocalJournal {
             dir: self.dir.clone(),
-            stack: self.stack.clone(),
-            snapshot: disk.snapshot,
-            disk_serial,
             journal,
             journal_path,
             journal_len,
-            poisoned: false,
         };
+        let mut writer = StateWriter::new(&self.stack, disk.snapshot, disk_serial, Box::new(store));
         writer.compact()?;
         Ok((writer, warnings))
     }
@@ -276,7 +270,7 @@ impl LocalBackend {
 
         let (mut snapshot, disk_serial) = match snapshot_bytes {
             Some(bytes) => {
-                let snapshot = parse_snapshot(&snapshot_path, &bytes, &self.stack)?;
+                let snapshot = crate::snapshot::parse(&snapshot_path, &bytes, &self.stack)?;
                 let serial = snapshot.serial;
                 (snapshot, Some(serial))
             }
@@ -327,133 +321,56 @@ struct OnDisk {
     torn_bytes: Option<Vec<u8>>,
 }
 
-/// Writes one stack's state. Obtained from [`LocalBackend::open_writer`]; `Send`, so it
-/// can live in a dedicated task. It does not re-check the lock on each append: keep the
-/// [`LockGuard`] alive for as long as the writer is used.
+/// The local backend's [`JournalStore`]: `journal.log` and `snapshot.json`.
 #[derive(Debug)]
-pub struct StateWriter {
+struct LocalJournal {
     dir: PathBuf,
-    stack: String,
-    snapshot: StateSnapshot,
-    /// Serial of `snapshot.json` on disk.
-    disk_serial: u64,
     journal: File,
     journal_path: PathBuf,
     /// Bytes in the journal (all intact).
     journal_len: u64,
-    poisoned: bool,
 }
 
-impl StateWriter {
-    /// The current state, including every appended change.
-    pub fn snapshot(&self) -> &StateSnapshot {
-        &self.snapshot
+impl JournalStore for LocalJournal {
+    fn location(&self) -> String {
+        self.journal_path.display().to_string()
     }
 
-    /// The serial of the last recorded change.
-    pub fn serial(&self) -> u64 {
-        self.snapshot.serial
-    }
-
-    /// The stack directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Records `changes` durably: they get consecutive serials (current + 1, ...), are
-    /// written to the journal with one `write` and made durable with one `fdatasync`
-    /// (group commit), then applied to [`snapshot`](Self::snapshot). Returns the
-    /// serial of the last one (the current serial if `changes` is empty, which does
-    /// no I/O).
-    ///
-    /// If the write or sync fails the journal's content is uncertain: the writer is
-    /// poisoned and refuses further changes ([`StateError::WriterPoisoned`]); the
-    /// next run recovers from the journal.
-    pub fn append(&mut self, changes: Vec<StateChange>) -> Result<u64, StateError> {
-        self.check_poisoned()?;
-        if changes.is_empty() {
-            return Ok(self.snapshot.serial);
-        }
-        let mut buf = Vec::with_capacity(changes.len() * 512);
-        let mut entries = Vec::with_capacity(changes.len());
-        let mut serial = self.snapshot.serial;
-        for change in changes {
-            serial += 1;
-            let entry = JournalEntry { serial, change };
-            journal::encode_entry(&entry, &mut buf).map_err(|source| StateError::Serialize {
-                stack: self.stack.clone(),
-                source,
-            })?;
-            entries.push(entry);
-        }
-        if let Err(e) = self
-            .journal
-            .write_all(&buf)
+    /// One `write` and one `fdatasync`.
+    fn append(&mut self, _first: u64, _last: u64, lines: &[u8]) -> Result<(), StateError> {
+        self.journal
+            .write_all(lines)
             .and_then(|()| self.journal.sync_data())
-        {
-            self.poisoned = true;
-            return Err(StateError::io("append to", &self.journal_path, e));
-        }
-        self.journal_len += buf.len() as u64;
-        for entry in &entries {
-            self.snapshot.apply(entry);
-        }
-        Ok(serial)
+            .ctx("append to", &self.journal_path)?;
+        self.journal_len += lines.len() as u64;
+        Ok(())
     }
 
-    /// Folds the journal into a new `snapshot.json` (the previous one becomes
-    /// `snapshot.json.backup`) and empties the journal. Does nothing if the journal
-    /// is empty; never changes the serial.
-    pub fn compact(&mut self) -> Result<(), StateError> {
-        self.check_poisoned()?;
-        if self.journal_len == 0 && self.snapshot.serial == self.disk_serial {
-            return Ok(());
-        }
-        if self.snapshot.serial != self.disk_serial {
-            write_snapshot(&self.dir, &self.stack, &self.snapshot, true)?;
-            self.disk_serial = self.snapshot.serial;
+    fn journal_is_empty(&self) -> bool {
+        self.journal_len == 0
+    }
+
+    fn compact(&mut self, snapshot: Option<(&StateSnapshot, &[u8])>) -> Result<(), StateError> {
+        if let Some((_, bytes)) = snapshot {
+            write_snapshot(&self.dir, bytes, true)?;
         }
         if self.journal_len > 0 {
             // The snapshot is durable: a crash before this truncation leaves entries
             // the snapshot already holds, which replay skips.
-            if let Err(e) = self
-                .journal
+            self.journal
                 .set_len(0)
                 .and_then(|()| self.journal.sync_all())
-            {
-                self.poisoned = true;
-                return Err(StateError::io("truncate", &self.journal_path, e));
-            }
+                .ctx("truncate", &self.journal_path)?;
             self.journal_len = 0;
         }
         Ok(())
-    }
-
-    fn check_poisoned(&self) -> Result<(), StateError> {
-        if self.poisoned {
-            Err(StateError::WriterPoisoned {
-                path: self.journal_path.clone(),
-            })
-        } else {
-            Ok(())
-        }
     }
 }
 
 /// Replaces `snapshot.json` atomically; with `backup`, the current one first becomes
 /// `snapshot.json.backup` (atomically as well: hard link to a temporary name, rename
 /// over the backup), so `snapshot.json` exists at every moment.
-fn write_snapshot(
-    dir: &Path,
-    stack: &str,
-    snapshot: &StateSnapshot,
-    backup: bool,
-) -> Result<(), StateError> {
-    let mut bytes = serde_json::to_vec(snapshot).map_err(|source| StateError::Serialize {
-        stack: stack.to_string(),
-        source,
-    })?;
-    bytes.push(b'\n');
+fn write_snapshot(dir: &Path, bytes: &[u8], backup: bool) -> Result<(), StateError> {
     let target = dir.join(SNAPSHOT_FILE);
     if backup && target.exists() {
         let backup_tmp = dir.join(BACKUP_TMP);
@@ -469,7 +386,7 @@ fn write_snapshot(
         fs::rename(&backup_tmp, &backup_path).ctx("rename into place", &backup_path)?;
     }
     // Syncs the directory, which also makes the backup rename durable.
-    replace_atomically(dir, &dir.join(SNAPSHOT_TMP), &target, &bytes)
+    replace_atomically(dir, &dir.join(SNAPSHOT_TMP), &target, bytes)
 }
 
 /// Saves a torn journal tail as `journal.torn-<unix-seconds>` (with `.N` appended if
@@ -499,65 +416,37 @@ fn save_torn(dir: &Path, bytes: &[u8]) -> Result<PathBuf, StateError> {
     ))
 }
 
-/// Just the fields needed to explain why a snapshot does not parse.
-#[derive(Deserialize)]
-struct SnapshotHeader {
-    format_version: u32,
-}
-
-fn parse_snapshot(path: &Path, bytes: &[u8], stack: &str) -> Result<StateSnapshot, StateError> {
-    let too_new = |found: u32| StateError::FormatTooNew {
-        path: path.to_path_buf(),
-        found,
-        supported: STATE_FORMAT_VERSION,
-    };
-    let snapshot: StateSnapshot = match serde_json::from_slice(bytes) {
-        Ok(s) => s,
-        Err(e) => {
-            if let Ok(header) = serde_json::from_slice::<SnapshotHeader>(bytes) {
-                if header.format_version > STATE_FORMAT_VERSION {
-                    return Err(too_new(header.format_version));
-                }
-            }
-            return Err(StateError::SnapshotInvalid {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            });
-        }
-    };
-    if snapshot.format_version > STATE_FORMAT_VERSION {
-        return Err(too_new(snapshot.format_version));
+impl Backend for LocalBackend {
+    fn stack(&self) -> &str {
+        &self.stack
     }
-    if snapshot.stack != stack {
-        return Err(StateError::StackMismatch {
-            path: path.to_path_buf(),
-            expected: stack.to_string(),
-            found: snapshot.stack,
-        });
-    }
-    Ok(snapshot)
-}
 
-/// A stack name must be usable as one directory name.
-fn validate_stack_name(name: &str) -> Result<(), StateError> {
-    let reason = if name.is_empty() {
-        Some("it is empty")
-    } else if name.len() > 200 {
-        Some("it is longer than 200 bytes")
-    } else if name.starts_with('.') {
-        Some("it starts with a dot")
-    } else if name.contains(['/', '\\']) {
-        Some("it contains a path separator")
-    } else if name.chars().any(char::is_control) {
-        Some("it contains control characters")
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(StateError::InvalidStackName {
-            name: name.to_string(),
-            reason,
-        }),
-        None => Ok(()),
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn load(&self) -> Result<Loaded, StateError> {
+        LocalBackend::load(self)
+    }
+
+    fn lock(
+        &self,
+        operation: &str,
+        timeout: Duration,
+        on_wait: &mut dyn FnMut(&LockInfo),
+    ) -> Result<LockGuard, StateError> {
+        self.lock_with(operation, timeout, on_wait)
+    }
+
+    fn current_lock(&self) -> Result<Option<LockInfo>, StateError> {
+        LocalBackend::current_lock(self)
+    }
+
+    fn unlock(&self, id: &str) -> Result<LockInfo, StateError> {
+        LocalBackend::unlock(self, id)
+    }
+
+    fn open_writer(&self, lock: &LockGuard) -> Result<(StateWriter, Vec<String>), StateError> {
+        LocalBackend::open_writer(self, lock)
     }
 }

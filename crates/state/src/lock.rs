@@ -42,11 +42,15 @@ pub struct LockInfo {
     pub operation: String,
     /// When the lock was taken, RFC 3339 UTC (`2026-11-21T01:02:03Z`).
     pub since: String,
+    /// Leased locks (remote backends): when the lease ends unless the holder renews
+    /// it, RFC 3339 UTC. After that any run may take the lock over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl LockInfo {
-    /// A new lock for the current process.
-    pub(crate) fn for_this_process(operation: &str) -> LockInfo {
+    /// A new lock for the current process (no lease: `expires` is `None`).
+    pub fn for_this_process(operation: &str) -> LockInfo {
         let pid = std::process::id();
         let pid_start_time = match process_state(pid) {
             ProcState::Running { start_time } => start_time,
@@ -60,6 +64,7 @@ impl LockInfo {
             user: current_user(),
             operation: operation.to_string(),
             since: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            expires: None,
         }
     }
 
@@ -94,47 +99,67 @@ impl fmt::Display for LockInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "pid {} on host {} ({} since {}, lock ID {})",
-            self.pid, self.host, self.operation, self.since, self.id
-        )
+            "pid {} on host {} ({} since {}",
+            self.pid, self.host, self.operation, self.since
+        )?;
+        if let Some(expires) = &self.expires {
+            write!(f, ", lease until {expires}")?;
+        }
+        write!(f, ", lock ID {})", self.id)
     }
 }
 
-/// Holds a stack's lock; releases it when dropped (only if `lock.json` still carries
+/// What a backend's lock is made of: checked before writing, released at the end.
+pub trait Lease: Send + Sync + fmt::Debug {
+    /// The location of the state it protects ([`crate::Backend::location`]).
+    fn location(&self) -> String;
+    /// `Ok` while its holder may still write; [`StateError::LockLost`] once the lock
+    /// was removed, taken over, or (for a lease) has run out.
+    fn check(&self) -> Result<(), StateError>;
+    /// Gives the lock up, only if it is still this one.
+    fn release(&self) -> Result<(), StateError>;
+    /// For the backend that made it, to reach its own type.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// Holds a stack's lock; releases it when dropped (only if the lock still carries
 /// this guard's ID, so a lock that was forcibly removed and re-taken by someone else is
 /// left alone).
 #[derive(Debug)]
 pub struct LockGuard {
-    /// The lock as written to `lock.json`.
+    /// The lock as written.
     pub info: LockInfo,
     /// Things worth telling the user, e.g. that a stale lock was removed.
     pub notes: Vec<String>,
-    pub(crate) dir: PathBuf,
-    pub(crate) stack: String,
+    lease: Box<dyn Lease>,
     released: bool,
 }
 
 impl LockGuard {
+    /// A held lock (for backends).
+    pub fn new(info: LockInfo, notes: Vec<String>, lease: Box<dyn Lease>) -> LockGuard {
+        LockGuard {
+            info,
+            notes,
+            lease,
+            released: false,
+        }
+    }
+
     /// The lock ID.
     pub fn id(&self) -> &str {
         &self.info.id
     }
 
-    /// The stack directory this lock protects.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// What holds the lock (for backends).
+    pub fn lease(&self) -> &dyn Lease {
+        self.lease.as_ref()
     }
 
     /// Releases the lock now, reporting errors (dropping the guard ignores them).
     pub fn release(mut self) -> Result<(), StateError> {
         self.released = true;
-        release(&self.dir, &self.info.id)
-    }
-
-    /// Whether `lock.json` still carries this guard's ID.
-    pub(crate) fn still_held(&self) -> Result<bool, StateError> {
-        let path = self.dir.join(LOCK_FILE);
-        Ok(matches!(read_lock(&path)?, Some(info) if info.id == self.info.id))
+        self.lease.release()
     }
 }
 
@@ -142,8 +167,40 @@ impl Drop for LockGuard {
     fn drop(&mut self) {
         if !self.released {
             self.released = true;
-            let _ = release(&self.dir, &self.info.id);
+            let _ = self.lease.release();
         }
+    }
+}
+
+/// The local backend's lock: `lock.json` carrying this ID.
+#[derive(Debug)]
+pub(crate) struct LocalLease {
+    pub(crate) dir: PathBuf,
+    pub(crate) stack: String,
+    pub(crate) id: String,
+}
+
+impl Lease for LocalLease {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn check(&self) -> Result<(), StateError> {
+        match read_lock(&self.dir.join(LOCK_FILE))? {
+            Some(info) if info.id == self.id => Ok(()),
+            _ => Err(StateError::LockLost {
+                stack: self.stack.clone(),
+                id: self.id.clone(),
+            }),
+        }
+    }
+
+    fn release(&self) -> Result<(), StateError> {
+        release(&self.dir, &self.id)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -194,13 +251,12 @@ pub(crate) fn acquire(
     let mut waiting = false;
     loop {
         if try_create(dir, &path, &tmp.0, &bytes)? {
-            return Ok(LockGuard {
-                info,
-                notes,
+            let lease = LocalLease {
                 dir: dir.to_path_buf(),
                 stack: stack.to_string(),
-                released: false,
-            });
+                id: info.id.clone(),
+            };
+            return Ok(LockGuard::new(info, notes, Box::new(lease)));
         }
         let holder = match read_lock(&path) {
             // Released between our attempt and the read: try again at once.
@@ -352,8 +408,15 @@ pub(crate) fn unlock(dir: &Path, stack: &str, id: &str) -> Result<LockInfo, Stat
 
 const UNKNOWN: &str = "unknown";
 
-/// This machine's host name, from `/proc/sys/kernel/hostname`.
-pub(crate) fn hostname() -> String {
+/// This machine's name in locks: `FEDSTACK_HOSTNAME` if set (CI runners in containers
+/// with random host names, tests playing two hosts), else `/proc/sys/kernel/hostname`.
+pub fn hostname() -> String {
+    if let Some(name) = std::env::var("FEDSTACK_HOSTNAME")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        return name.trim().to_string();
+    }
     fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -463,10 +526,19 @@ mod tests {
             user: "bob".into(),
             operation: "apply".into(),
             since: "2026-11-21T01:02:03Z".into(),
+            expires: None,
         };
         assert_eq!(
             info.to_string(),
             "pid 4242 on host ci-7 (apply since 2026-11-21T01:02:03Z, lock ID 6f1e)"
+        );
+        let leased = LockInfo {
+            expires: Some("2026-11-21T01:03:03Z".into()),
+            ..info
+        };
+        assert_eq!(
+            leased.to_string(),
+            "pid 4242 on host ci-7 (apply since 2026-11-21T01:02:03Z, lease until 2026-11-21T01:03:03Z, lock ID 6f1e)"
         );
     }
 }

@@ -48,6 +48,7 @@ fn foreign_lock(pid: u32, pid_start_time: u64, host: &str) -> LockInfo {
         user: std::env::var("USER").unwrap_or_default(),
         operation: "apply".into(),
         since: "2026-11-21T01:02:03Z".into(),
+        expires: None,
     }
 }
 
