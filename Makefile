@@ -51,6 +51,7 @@ bench: peers
 	cargo build --profile $(PROFILE) --workspace --bins
 	target/$(PROFILE)/fedstack-bench run --fedstack $(FEDSTACK)
 	FEDSTACK_MOTO_SERVER=$(CURDIR)/.venv-moto/bin/moto_server target/$(PROFILE)/fedstack-bench-route53 --fedstack $(FEDSTACK)
+	FEDSTACK_MOTO_SERVER=$(CURDIR)/.venv-moto/bin/moto_server target/$(PROFILE)/fedstack-bench-s3-state --fedstack $(FEDSTACK)
 
 dist:
 	cargo build --profile dist -p fedstack-cli

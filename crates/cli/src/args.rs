@@ -266,6 +266,45 @@ pub enum StateCommand {
     },
     /// Remove a lock left by a process that is gone.
     Unlock { id: String },
+    /// Print the recorded state (the snapshot with the journal replayed) as JSON.
+    Pull,
+    /// Copy the state, lineage and serial included, to another backend (the current
+    /// one is left as it is). Then point the stack's `state:` section at it.
+    Migrate(MigrateArgs),
+}
+
+/// Where `state migrate` copies to.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The backend to copy to.
+    #[arg(long, value_enum)]
+    pub to_backend: BackendKind,
+    /// local: the state directory to copy to (default: --state-dir).
+    #[arg(long, value_name = "DIR")]
+    pub to_state_dir: Option<std::path::PathBuf>,
+    /// s3: the bucket (it must exist, with versioning enabled).
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// s3: objects go under <KEY_PREFIX><stack>/.
+    #[arg(long, default_value = "")]
+    pub key_prefix: String,
+    /// s3: the bucket's region (default: the usual AWS chain).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// s3: an S3-compatible endpoint.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// s3: the AWS shared-config profile.
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    Local,
+    S3,
 }
 
 #[derive(Debug, Subcommand)]

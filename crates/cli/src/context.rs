@@ -6,13 +6,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use fedstack_core::address::ResourceKind;
+use fedstack_core::stack::StateBackendConfig;
 use fedstack_core::stack::{load_stack, DesiredStack, KUBERNETES_CLOUD};
 use fedstack_core::state::StateSnapshot;
 use fedstack_core::value::{Expr, Values};
 use fedstack_engine::{EngineSettings, Providers};
 use fedstack_provider::{ProviderContext, ResourceSpec, SharedProvider};
 use fedstack_provider_kubernetes::{ClusterDirectory, KubernetesProvider};
-use fedstack_state::LocalBackend;
+use fedstack_state::{Backend, LocalBackend};
+use fedstack_state_s3::{S3Backend, S3Settings};
 
 use crate::args::Global;
 use crate::error::CliError;
@@ -55,15 +57,16 @@ impl Context {
         load_stack(&shown, &text, crate::clouds::CLOUDS).map_err(|d| CliError::new(d.to_string()))
     }
 
-    pub fn backend(&self, stack: &str) -> LocalBackend {
-        LocalBackend::new(&self.state_dir, stack)
+    /// Where the stack's state lives: its `state:` section, else `--state-dir`.
+    pub fn backend(&self, stack: &DesiredStack) -> Result<Box<dyn Backend>, CliError> {
+        backend_for(&stack.state.backend, &self.state_dir, &stack.name)
     }
 
     /// Takes the stack's lock for `operation`; says so on standard error when it has
     /// to wait for another run, so a waiting command never looks hung.
     pub fn lock(
         &self,
-        backend: &LocalBackend,
+        backend: &dyn Backend,
         operation: &str,
         timeout: std::time::Duration,
     ) -> Result<fedstack_state::LockGuard, CliError> {
@@ -73,12 +76,12 @@ impl Context {
                 humantime::format_duration(timeout)
             ))
         };
-        Ok(backend.lock_with(operation, timeout, &mut tell)?)
+        Ok(backend.lock(operation, timeout, &mut tell)?)
     }
 
     /// The recorded state, read-only (no lock).
-    pub fn read_state(&self, stack: &str) -> Result<StateSnapshot, CliError> {
-        let loaded = self.backend(stack).load()?;
+    pub fn read_state(&self, stack: &DesiredStack) -> Result<StateSnapshot, CliError> {
+        let loaded = self.backend(stack)?.load()?;
         for w in &loaded.warnings {
             self.warn(w);
         }
@@ -199,6 +202,18 @@ impl Context {
         }
         s
     }
+}
+
+/// The backend `config` names for `stack` (`state_dir` is the local backend's).
+pub fn backend_for(
+    config: &StateBackendConfig,
+    state_dir: &std::path::Path,
+    stack: &str,
+) -> Result<Box<dyn Backend>, CliError> {
+    Ok(match config {
+        StateBackendConfig::Local => Box::new(LocalBackend::new(state_dir, stack)),
+        StateBackendConfig::S3(s3) => Box::new(S3Backend::new(&S3Settings::from(s3), stack)?),
+    })
 }
 
 /// An I/O error's reason without Rust's debug noise.

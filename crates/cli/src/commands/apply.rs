@@ -105,8 +105,8 @@ fn execute(
 ) -> Result<u8, CliError> {
     let rt = super::runtime()?;
     let stack = ctx.stack()?;
-    let backend = ctx.backend(&stack.name);
-    let lock = ctx.lock(&backend, "apply", run.lock.lock_timeout)?;
+    let backend = ctx.backend(&stack)?;
+    let lock = ctx.lock(backend.as_ref(), "apply", run.lock.lock_timeout)?;
     for note in &lock.notes {
         ctx.warn(note);
     }

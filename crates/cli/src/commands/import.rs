@@ -26,8 +26,8 @@ pub fn run(ctx: &Context, a: ImportArgs) -> Result<u8, CliError> {
             "{address} is built-in (no cloud): there is nothing to import"
         )));
     };
-    let backend = ctx.backend(&stack.name);
-    let lock = ctx.lock(&backend, "import", a.lock.lock_timeout)?;
+    let backend = ctx.backend(&stack)?;
+    let lock = ctx.lock(backend.as_ref(), "import", a.lock.lock_timeout)?;
     let (mut writer, _) = backend.open_writer(&lock)?;
     if writer.snapshot().resources.contains_key(&address) {
         return Err(

@@ -20,7 +20,7 @@ pub fn run(
     only: Option<&str>,
     out: Option<&Path>,
 ) -> Result<u8, CliError> {
-    let state = ctx.read_state(&stack.name)?;
+    let state = ctx.read_state(stack)?;
     let clusters: Vec<_> = state
         .resources
         .values()

@@ -5,6 +5,7 @@ mod graph;
 mod import;
 mod join;
 mod kubeconfig;
+mod migrate;
 mod output;
 mod plan;
 mod refresh;

@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, a: OutputArgs) -> Result<u8, CliError> {
             "--out is only for `fedstack output kubeconfig`",
         ));
     }
-    let state = ctx.read_state(&stack.name)?;
+    let state = ctx.read_state(&stack)?;
     let mut values = serde_json::Map::new();
     for (name, o) in &stack.outputs {
         if a.name.as_ref().is_some_and(|n| n != name) {

@@ -44,7 +44,7 @@ pub(crate) fn compute(
 pub fn run(ctx: &Context, a: PlanArgs) -> Result<u8, CliError> {
     let rt = super::runtime()?;
     let stack = ctx.stack()?;
-    let state = ctx.read_state(&stack.name)?;
+    let state = ctx.read_state(&stack)?;
     let providers = ctx.providers(&stack, &state, true)?;
     let settings = ctx.engine_settings(&stack, 10);
     let plan = compute(

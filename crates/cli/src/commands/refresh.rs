@@ -12,8 +12,8 @@ use crate::terminal::outln;
 pub fn run(ctx: &Context, a: LockArgs) -> Result<u8, CliError> {
     let rt = super::runtime()?;
     let stack = ctx.stack()?;
-    let backend = ctx.backend(&stack.name);
-    let lock = ctx.lock(&backend, "refresh", a.lock_timeout)?;
+    let backend = ctx.backend(&stack)?;
+    let lock = ctx.lock(backend.as_ref(), "refresh", a.lock_timeout)?;
     let (mut writer, warnings) = backend.open_writer(&lock)?;
     for w in &warnings {
         ctx.warn(w);

@@ -403,7 +403,7 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
     let style = ctx.style;
 
     if a.dry_run {
-        let state = ctx.read_state(&stack.name)?;
+        let state = ctx.read_state(&stack)?;
         let start = current_weights(&stack, &targets, &state)?;
         let steps = weight_steps(&start, to, a.step)
             .map_err(|e| CliError::new(format!("cannot shift {fqdn} to {to_name}: {e}")))?;
@@ -443,8 +443,8 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
         .hint(format!("add `health_check:` to target `{to_name}` in the stack, or see the steps with --dry-run")));
     }
     let rt = super::runtime()?;
-    let backend = ctx.backend(&stack.name);
-    let lock = ctx.lock(&backend, "shift", a.lock.lock_timeout)?;
+    let backend = ctx.backend(&stack)?;
+    let lock = ctx.lock(backend.as_ref(), "shift", a.lock.lock_timeout)?;
     let (writer, warnings) = backend.open_writer(&lock)?;
     for w in &warnings {
         ctx.warn(w);

@@ -1,4 +1,4 @@
-//! `state list | show | rm | unlock`.
+//! `state list | show | rm | unlock | pull | migrate`.
 
 use fedstack_core::address::Address;
 use fedstack_core::state::StateChange;
@@ -12,7 +12,7 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
     let stack = ctx.stack()?;
     match c {
         StateCommand::List { pattern } => {
-            let state = ctx.read_state(&stack.name)?;
+            let state = ctx.read_state(&stack)?;
             let matches = |a: &Address| pattern.as_deref().is_none_or(|p| a.matches(p));
             if ctx.json {
                 let list: Vec<String> = state
@@ -45,7 +45,7 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
         }
         StateCommand::Show { address } => {
             let address: Address = address.parse()?;
-            let state = ctx.read_state(&stack.name)?;
+            let state = ctx.read_state(&stack)?;
             let Some(r) = state.resources.get(&address) else {
                 return Err(CliError::new(format!("{address} is not in the state"))
                     .hint("`fedstack state list` shows what is"));
@@ -59,8 +59,8 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
             Ok(0)
         }
         StateCommand::Rm { addresses, lock } => {
-            let backend = ctx.backend(&stack.name);
-            let guard = ctx.lock(&backend, "state rm", lock.lock_timeout)?;
+            let backend = ctx.backend(&stack)?;
+            let guard = ctx.lock(backend.as_ref(), "state rm", lock.lock_timeout)?;
             let (mut writer, _) = backend.open_writer(&guard)?;
             let mut changes = Vec::new();
             for a in &addresses {
@@ -80,8 +80,19 @@ pub fn run(ctx: &Context, c: StateCommand) -> Result<u8, CliError> {
             }
             Ok(0)
         }
+        StateCommand::Pull => {
+            let state = ctx.read_state(&stack)?;
+            let text = if ctx.json {
+                serde_json::to_string(&state)
+            } else {
+                serde_json::to_string_pretty(&state)
+            };
+            outln!("{}", text.map_err(|e| CliError::new(e.to_string()))?)?;
+            Ok(0)
+        }
+        StateCommand::Migrate(a) => super::migrate::run(ctx, &stack, a),
         StateCommand::Unlock { id } => {
-            let info = ctx.backend(&stack.name).unlock(&id)?;
+            let info = ctx.backend(&stack)?.unlock(&id)?;
             outln!(
                 "Removed the lock {} held by pid {} on {} ({}).",
                 info.id,

@@ -15,4 +15,5 @@ mod gcp;
 mod lock;
 mod pipe;
 mod plan_output;
+mod s3_state;
 mod shift;
