@@ -11,11 +11,29 @@ mod common;
 
 const MULTICLOUD: &str = include_str!("../../../stacks/multicloud.yaml");
 const MULTICLOUD_SIM: &str = include_str!("../../../stacks/multicloud-sim.yaml");
+const MULTICLOUD_SIM_S3: &str = include_str!("../../../stacks/multicloud-sim-s3.yaml");
 
 fn load_ok(file: &str, text: &str) -> DesiredStack {
     match load_stack(file, text, common::CLOUDS) {
         Ok(s) => s,
         Err(e) => panic!("{file} should load:\n{e}"),
+    }
+}
+
+#[test]
+fn the_s3_state_example_is_the_sim_stack_with_its_state_in_a_bucket() {
+    let sim = load_ok("stacks/multicloud-sim.yaml", MULTICLOUD_SIM);
+    let s3 = load_ok("stacks/multicloud-sim-s3.yaml", MULTICLOUD_SIM_S3);
+    let addresses = |s: &DesiredStack| -> Vec<String> {
+        s.resources.iter().map(|r| r.address.to_string()).collect()
+    };
+    assert_eq!(addresses(&s3), addresses(&sim));
+    match &s3.state.backend {
+        StateBackendConfig::S3(c) => {
+            assert_eq!(c.bucket, "fedstack-demo-state");
+            assert_eq!(c.key_prefix, "demo/");
+        }
+        other => panic!("expected the s3 backend, found {other:?}"),
     }
 }
 

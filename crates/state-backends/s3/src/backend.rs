@@ -81,18 +81,22 @@ impl S3Backend {
     }
 
     /// The bucket must exist and keep versions (so every earlier state stays
-    /// recoverable): checked before a run writes.
-    fn check_bucket(&self) -> Result<(), StateError> {
+    /// recoverable): checked before a run writes. A store whose answer cannot be read
+    /// gets the benefit of the doubt, with a note.
+    fn check_bucket(&self) -> Result<Option<String>, StateError> {
         let inner = &self.inner;
-        let status = inner.runner.block(inner.bucket.versioning())?;
-        if status != "Enabled" {
-            return Err(S3StateError::VersioningOff {
+        match inner.runner.block(inner.bucket.versioning())? {
+            Some(status) if status == "Enabled" => Ok(None),
+            Some(status) => Err(S3StateError::VersioningOff {
                 bucket: inner.bucket.name.clone(),
                 status: status.to_lowercase(),
             }
-            .into());
+            .into()),
+            None => Ok(Some(format!(
+                "could not confirm that bucket {:?} keeps versions (its store's answer to GetBucketVersioning does not parse); make sure versioning is enabled",
+                inner.bucket.name
+            ))),
         }
-        Ok(())
     }
 
     fn read_lock(&self) -> Result<Option<(LockInfo, String)>, StateError> {
@@ -128,11 +132,10 @@ impl Backend for S3Backend {
         timeout: Duration,
         on_wait: &mut dyn FnMut(&LockInfo),
     ) -> Result<LockGuard, StateError> {
-        self.check_bucket()?;
         let inner = &self.inner;
         let key = inner.lock_key();
         let deadline = Instant::now().checked_add(timeout);
-        let mut notes = Vec::new();
+        let mut notes: Vec<String> = self.check_bucket()?.into_iter().collect();
         let mut waiting = false;
         loop {
             let info = lease::lock_info(operation, inner.ttl);

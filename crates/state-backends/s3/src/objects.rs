@@ -214,22 +214,37 @@ impl Bucket {
         Ok(keys)
     }
 
-    /// The bucket's versioning status: `Enabled`, `Suspended`, or `never enabled`.
-    pub async fn versioning(&self) -> Result<String, S3StateError> {
+    /// The bucket's versioning status: `Enabled`, `Suspended`, `never enabled`, or
+    /// `None` when the store answered in a form the SDK cannot read (moto 5.2.5 names
+    /// the answer's root element `GetBucketVersioningResponse`; S3 says
+    /// `VersioningConfiguration`).
+    pub async fn versioning(&self) -> Result<Option<String>, S3StateError> {
+        let unreadable = std::sync::atomic::AtomicBool::new(false);
         let out = self
-            .call("check the versioning of", "", || {
-                self.client
+            .call("check the versioning of", "", || async {
+                let r = self
+                    .client
                     .get_bucket_versioning()
                     .bucket(&self.name)
                     .send()
+                    .await;
+                if let Err(SdkError::ServiceError(e)) = &r {
+                    if e.raw().status().as_u16() == 200 {
+                        unreadable.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                r
             })
-            .await?;
-        Ok(match out {
+            .await;
+        if unreadable.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        Ok(Some(match out? {
             Outcome::Done(o) => o
                 .status()
                 .map_or_else(|| "never enabled".to_string(), |s| s.as_str().to_string()),
             _ => "never enabled".to_string(),
-        })
+        }))
     }
 
     /// Runs `send` with retries; 412 and 404 are outcomes, the rest errors.

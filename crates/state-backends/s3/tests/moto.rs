@@ -367,3 +367,22 @@ fn a_missing_bucket_and_versioning_off_are_one_line_each_with_what_to_do() {
     assert!(text.contains("Status=Enabled"), "{text}");
     assert!(keys(&moto, "unversioned").is_empty(), "nothing written");
 }
+
+#[test]
+fn no_permission_is_one_line_naming_what_the_credentials_need() {
+    let moto = moto();
+    bucket(&moto, "state-i");
+    moto.fail_next("GetBucketVersioning", 1, "AccessDenied", "Access Denied");
+    let b = backend(&moto, "state-i", Duration::from_secs(30));
+    let err = b
+        .lock("apply", Duration::ZERO, &mut |_| {})
+        .expect_err("denied");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("access denied to check the versioning of s3://state-i/"),
+        "{text}"
+    );
+    assert!(text.contains("s3:PutObject"), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+    assert!(keys(&moto, "state-i").is_empty(), "nothing written");
+}
