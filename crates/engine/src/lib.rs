@@ -15,6 +15,7 @@ pub mod events;
 mod journal;
 pub mod refresh;
 pub mod retry;
+pub mod rollout;
 mod settings;
 
 pub use apply::{apply, ApplyReport, StepFailure};

@@ -10,19 +10,15 @@
 //! until the stack's weights change.
 
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use fedstack_core::address::{Address, ResourceKind};
-use fedstack_core::plan::{
-    Action, AttrDiff, Change, Plan, PlanMode, StateVersion, PLAN_FORMAT_VERSION,
-};
 use fedstack_core::shift::weight_steps;
 use fedstack_core::stack::DesiredStack;
-use fedstack_core::state::{Override, StateChange, StateSnapshot};
-use fedstack_core::value::{Expr, Values};
-use fedstack_engine::events::NoEvents;
-use fedstack_engine::{apply, EngineSettings, Providers, StateSink, StopSignal};
-use fedstack_provider::ResourceSpec;
+use fedstack_core::state::{StateChange, StateSnapshot};
+use fedstack_core::value::Expr;
+use fedstack_engine::rollout::weights::{SharedState, WeightShift, WeightedTarget};
+use fedstack_engine::rollout::{self, Outcome, RolloutEvent};
+use fedstack_engine::StateSink;
 use fedstack_state::StateWriter;
 use serde_json::{json, Value};
 
@@ -151,13 +147,6 @@ fn pick(targets: &[Target], to: &str, fqdn: &str) -> Result<usize, CliError> {
     }
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn row(targets: &[Target], weights: &[i64]) -> String {
     targets
         .iter()
@@ -208,191 +197,43 @@ fn current_weights(
 }
 
 /// The state writer shared with the engine's journal thread.
+#[derive(Clone)]
 struct SharedWriter(Arc<Mutex<StateWriter>>);
+
+impl SharedWriter {
+    fn writer(&self) -> std::sync::MutexGuard<'_, StateWriter> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 impl StateSink for SharedWriter {
     fn append(&mut self, changes: Vec<StateChange>) -> Result<u64, String> {
-        let mut w = self
-            .0
-            .lock()
-            .map_err(|_| "the state writer lock is poisoned".to_string())?;
-        w.append(changes).map_err(|e| e.to_string())
+        self.writer().append(changes).map_err(|e| e.to_string())
     }
 }
 
-struct Shifter<'a> {
-    ctx: &'a Context,
-    rt: tokio::runtime::Runtime,
-    stack: &'a DesiredStack,
-    targets: Vec<Target>,
-    writer: Arc<Mutex<StateWriter>>,
-    providers: Providers,
-    settings: EngineSettings,
-    by: String,
-    /// The record: its targets' overrides stand or fall together.
-    group: String,
-}
-
-impl Shifter<'_> {
+impl SharedState for SharedWriter {
     fn snapshot(&self) -> StateSnapshot {
-        self.writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .snapshot()
-            .clone()
+        self.writer().snapshot().clone()
     }
 
-    /// Records the overrides for `weights` (dropping those equal to the stack's).
-    fn record_overrides(&self, weights: &[i64]) -> Result<(), CliError> {
-        let changes = self
-            .targets
-            .iter()
-            .zip(weights)
-            .map(|(t, w)| StateChange::Override {
-                address: t.address.clone(),
-                attr: "weight".into(),
-                value: (*w != t.stack_weight).then(|| Override {
-                    value: json!(w),
-                    base: json!(t.stack_weight),
-                    by: self.by.clone(),
-                    at: now_secs(),
-                    group: Some(self.group.clone()),
-                }),
-            })
-            .collect();
-        self.writer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .append(changes)?;
-        Ok(())
+    fn record(&self, changes: Vec<StateChange>) -> Result<u64, String> {
+        self.writer().append(changes).map_err(|e| e.to_string())
     }
 
-    /// Changes the record's weights to `weights`: overrides first, then the cloud.
-    fn set_weights(&self, weights: &[i64]) -> Result<(), CliError> {
-        self.record_overrides(weights)?;
-        let state = self.snapshot();
-        let mut changes = Vec::new();
-        for (t, w) in self.targets.iter().zip(weights) {
-            let Some(r) = state.resources.get(&t.address) else {
-                return Err(CliError::new(format!(
-                    "{} is no longer in the state",
-                    t.address
-                )));
-            };
-            let before = r.attrs.get("weight").cloned();
-            if before.as_ref().and_then(Value::as_i64) == Some(*w) {
-                continue;
-            }
-            let mut attrs: Values = r.attrs.clone();
-            attrs.insert("weight".into(), json!(w));
-            changes.push(Change {
-                address: t.address.clone(),
-                action: Action::Update,
-                cloud: r.cloud.clone(),
-                cloud_name: r.cloud_name.clone(),
-                reasons: vec![self.by.clone()],
-                attrs: attrs
-                    .into_iter()
-                    .map(|(k, v)| (k, Expr::Literal(v)))
-                    .collect(),
-                before: Some(r.attrs.clone()),
-                diffs: vec![AttrDiff {
-                    name: "weight".into(),
-                    before,
-                    after: Some(json!(w)),
-                    after_unknown: false,
-                    forces_replacement: false,
-                }],
-                depends_on: Vec::new(),
-            });
-        }
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let plan = Plan {
-            format_version: PLAN_FORMAT_VERSION,
-            stack: self.stack.name.clone(),
-            mode: PlanMode::Apply,
-            state: StateVersion {
-                lineage: state.lineage.clone(),
-                serial: state.serial,
-            },
-            summary: fedstack_core::plan::Summary {
-                change: changes.len(),
-                ..Default::default()
-            },
-            changes,
-            outputs: Default::default(),
-        };
-        let sink = Box::new(SharedWriter(self.writer.clone()));
-        let (report, _) = self.rt.block_on(apply(
-            &plan,
-            &state,
-            sink,
-            &self.providers,
-            &self.settings,
-            Arc::new(NoEvents),
-            &StopSignal::default(),
-        ));
-        match report.failures.first() {
-            None if report.ok() => Ok(()),
-            Some(f) => Err(CliError::new(format!("{}: {}", f.address, f.error))),
-            None => Err(CliError::new("the weight change did not complete")),
-        }
+    fn sink(&self) -> Box<dyn StateSink> {
+        Box::new(self.clone())
     }
+}
 
-    /// The target's health: `Ok(None)` without a health check.
-    fn healthy(&self, to: usize) -> Result<(bool, String), CliError> {
-        let Some(hc) = &self.targets[to].health_check else {
-            return Ok((true, "no health check".into()));
-        };
-        let state = self.snapshot();
-        let Some(r) = state.resources.get(hc) else {
-            return Ok((false, format!("{hc} is not in the state")));
-        };
-        let Some(provider) = r.cloud.as_ref().and_then(|c| self.providers.get(c)) else {
-            return Ok((false, format!("{hc}: its cloud is not configured")));
-        };
-        let spec = ResourceSpec {
-            address: hc.clone(),
-            cloud_name: r.cloud_name.clone(),
-            attrs: r.attrs.clone(),
-        };
-        match self.rt.block_on(provider.read(&spec)) {
-            Err(e) => Ok((false, format!("{hc}: cannot read it: {e}"))),
-            Ok(None) => Ok((false, format!("{hc} is gone"))),
-            Ok(Some(o)) => {
-                let healthy = o
-                    .outputs
-                    .get("healthy")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false);
-                let detail = o
-                    .outputs
-                    .get("health")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| {
-                        if healthy {
-                            "healthy".into()
-                        } else {
-                            "unhealthy".into()
-                        }
-                    });
-                Ok((healthy, format!("{hc}: {detail}")))
-            }
-        }
-    }
-
-    /// A progress line. Best effort: a shift under way finishes (or rolls back) even
-    /// when its reader has gone; the closing line then ends the command as a closed pipe.
-    fn say(&self, line: &str, event: Value) {
-        let _ = if self.ctx.json {
-            outln!("{event}")
-        } else {
-            outln!("{line}")
-        };
-    }
+/// A progress line. Best effort: a shift under way finishes (or rolls back) even when
+/// its reader has gone; the closing line then ends the command as a closed pipe.
+fn say(ctx: &Context, line: &str, event: Value) {
+    let _ = if ctx.json {
+        outln!("{event}")
+    } else {
+        outln!("{line}")
+    };
 }
 
 pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
@@ -454,59 +295,59 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
         .map_err(|e| CliError::new(format!("cannot shift {fqdn} to {to_name}: {e}")))?;
     let providers = ctx.providers(&stack, writer.snapshot(), false)?;
     let settings = ctx.engine_settings(&stack, 10);
-    let shifter = Shifter {
-        ctx,
-        rt,
-        stack: &stack,
-        targets,
-        writer: Arc::new(Mutex::new(writer)),
-        providers,
-        settings,
+    let state = SharedWriter(Arc::new(Mutex::new(writer)));
+    let weighted: Vec<WeightedTarget> = targets
+        .iter()
+        .map(|t| WeightedTarget {
+            address: t.address.clone(),
+            health_check: t.health_check.clone(),
+            stack_weight: t.stack_weight,
+        })
+        .collect();
+    let mut shift = WeightShift {
+        stack: &stack.name,
+        targets: &weighted,
+        to,
+        state: &state,
+        providers: &providers,
+        settings: &settings,
         by: format!("fedstack shift {fqdn} --to {to_name}"),
         group: format!("shift {fqdn}"),
     };
-    let targets = &shifter.targets;
     if !ctx.json {
         outln!(
             "Shifting {fqdn} to {to_name} in {} step(s), {} apart:",
             steps.len(),
             humantime::format_duration(a.interval)
         )?;
-        outln!("  start     {}", row(targets, &start))?;
+        outln!("  start     {}", row(&targets, &start))?;
     }
+    let outcome = rt.block_on(rollout::run(
+        &mut shift,
+        &start,
+        &steps,
+        a.interval,
+        |event| match event {
+            RolloutEvent::Stepped {
+                index,
+                of,
+                step,
+                detail,
+            } => say(
+                ctx,
+                &format!("  step {index:<4} {}  {}", row(&targets, step), style.dim(detail)),
+                json!({"type": "shift_step", "record": fqdn, "step": index, "of": of, "weights": step}),
+            ),
+            RolloutEvent::RolledBack { to } => say(
+                ctx,
+                &format!("  rollback  {}", row(&targets, to)),
+                json!({"type": "shift_rollback", "record": fqdn, "weights": to}),
+            ),
+        },
+    ));
 
-    let mut failure: Option<String> = None;
-    // Whether a step reached the cloud (a failed step may have, too).
-    let mut moved = false;
-    for (i, weights) in steps.iter().enumerate() {
-        // The target must be healthy before it gets (more) traffic.
-        let (ok, detail) = shifter.healthy(to)?;
-        if !ok {
-            failure = Some(format!("before step {}: {detail}", i + 1));
-            break;
-        }
-        moved = true;
-        if let Err(e) = shifter.set_weights(weights) {
-            failure = Some(format!("step {}: {e}", i + 1));
-            break;
-        }
-        shifter.say(
-            &format!("  step {:<4} {}  {}", i + 1, row(targets, weights), style.dim(&detail)),
-            json!({"type": "shift_step", "record": fqdn, "step": i + 1, "of": steps.len(), "weights": weights}),
-        );
-        if i + 1 < steps.len() && !a.interval.is_zero() {
-            std::thread::sleep(a.interval);
-        }
-    }
-    if failure.is_none() {
-        let (ok, detail) = shifter.healthy(to)?;
-        if !ok {
-            failure = Some(format!("after the last step: {detail}"));
-        }
-    }
-
-    let result = match failure {
-        None => {
+    let result = match outcome {
+        Outcome::Complete => {
             if !ctx.json {
                 outln!(
                     "{}",
@@ -519,8 +360,8 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
                 if stack_row != last {
                     outln!(
                         "The stack still says {}; fedstack keeps the shifted weights in the state (no drift) until those weights change in the stack. To make them permanent, write {} there.",
-                        prose(targets, &stack_row),
-                        prose(targets, &last)
+                        prose(&targets, &stack_row),
+                        prose(&targets, &last)
                     )?;
                 }
             } else {
@@ -531,23 +372,16 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
             }
             Ok(0)
         }
-        Some(why) if !moved => Err(CliError::new(format!(
+        Outcome::StoppedBeforeMoving { why } => Err(CliError::new(format!(
             "shift of {fqdn} to {to_name} stopped {why}; nothing changed"
         ))),
-        Some(why) => {
-            let back = shifter.set_weights(&start);
+        Outcome::Stopped { why, rollback } => {
             let message = format!("shift of {fqdn} to {to_name} stopped {why}");
-            match back {
-                Ok(()) => {
-                    shifter.say(
-                        &format!("  rollback  {}", row(targets, &start)),
-                        json!({"type": "shift_rollback", "record": fqdn, "weights": start}),
-                    );
-                    Err(CliError::new(format!(
-                        "{message}; rolled back to {}",
-                        prose(targets, &start)
-                    )))
-                }
+            match rollback {
+                Ok(()) => Err(CliError::new(format!(
+                    "{message}; rolled back to {}",
+                    prose(&targets, &start)
+                ))),
                 Err(e) => Err(
                     CliError::new(format!("{message}; the rollback failed too: {e}")).hint(
                         "run `fedstack plan` to see where the record is, then `fedstack apply`",
@@ -556,10 +390,7 @@ pub fn run(ctx: &Context, a: ShiftArgs) -> Result<u8, CliError> {
             }
         }
     };
-    let Shifter { writer, .. } = shifter;
-    if let Ok(mut w) = writer.lock() {
-        w.compact()?;
-    }
+    state.writer().compact()?;
     lock.release()?;
     result
 }
