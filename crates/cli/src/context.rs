@@ -14,7 +14,7 @@ use fedstack_engine::{EngineSettings, Providers};
 use fedstack_provider::{ProviderContext, ResourceSpec, SharedProvider};
 use fedstack_provider_kubernetes::{ClusterDirectory, KubernetesProvider};
 use fedstack_state::{Backend, LocalBackend};
-use fedstack_state_s3::{S3Backend, S3Settings};
+use fedstack_state_s3::S3Backend;
 
 use crate::args::Global;
 use crate::error::CliError;
@@ -212,7 +212,7 @@ pub fn backend_for(
 ) -> Result<Box<dyn Backend>, CliError> {
     Ok(match config {
         StateBackendConfig::Local => Box::new(LocalBackend::new(state_dir, stack)),
-        StateBackendConfig::S3(s3) => Box::new(S3Backend::new(&S3Settings::from(s3), stack)?),
+        StateBackendConfig::S3(s3) => Box::new(S3Backend::new(s3, stack)?),
     })
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::common::{Env, Run, Stream};
 
 /// Starts `args`, kills it with SIGKILL after `after`, returns whether it was still running.
-fn kill_after(env: &Env, args: &[&str], after: Duration) -> bool {
+pub(crate) fn kill_after(env: &Env, args: &[&str], after: Duration) -> bool {
     let mut child = env.spawn(args);
     std::thread::sleep(after);
     let running = child.try_wait().expect("try_wait").is_none();

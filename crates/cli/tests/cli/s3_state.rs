@@ -7,6 +7,7 @@ use std::time::Duration;
 use fedstack_moto::Moto;
 
 use crate::common::{Env, Run};
+use crate::crash::kill_after;
 
 const REGION: &str = "us-east-1";
 const PREFIX: &str = "team/multicloud-sim/";
@@ -146,16 +147,6 @@ fn a_second_host_is_refused_at_once_naming_the_first() {
     assert_eq!(second.stderr.trim().lines().count(), 1, "{}", second.stderr);
     env.release_until_exit(first).success();
     env.run(&["plan", "--detailed-exitcode"]).code(0);
-}
-
-/// Starts `args`, kills it with SIGKILL after `after`; whether it was still running.
-fn kill_after(env: &Env, args: &[&str], after: Duration) -> bool {
-    let mut child = env.spawn(args);
-    std::thread::sleep(after);
-    let running = child.try_wait().expect("try_wait").is_none();
-    let _ = child.kill();
-    let _ = child.wait();
-    running
 }
 
 #[test]

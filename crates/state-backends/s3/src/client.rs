@@ -12,30 +12,8 @@ use aws_sdk_s3::config::RequestChecksumCalculation;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use fedstack_core::stack::S3StateConfig;
 
-/// Where a stack's state lives in S3, and how to reach it.
-#[derive(Debug, Clone)]
-pub struct S3Settings {
-    pub bucket: String,
-    /// Empty, or ending with `/`.
-    pub key_prefix: String,
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub profile: Option<String>,
-    pub lock_ttl: Duration,
-}
-
-impl From<&S3StateConfig> for S3Settings {
-    fn from(c: &S3StateConfig) -> S3Settings {
-        S3Settings {
-            bucket: c.bucket.clone(),
-            key_prefix: c.key_prefix.clone(),
-            region: c.region.clone(),
-            endpoint_url: c.endpoint_url.clone(),
-            profile: c.profile.clone(),
-            lock_ttl: c.lock_ttl,
-        }
-    }
-}
+/// Where a stack's state lives in S3, and how to reach it: the stack's `state:` section.
+pub type S3Settings = S3StateConfig;
 
 /// Owns the runtime the SDK runs on. Dropped without blocking, so it may be dropped
 /// anywhere (a runtime dropped inside another one would panic).
