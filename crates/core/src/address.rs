@@ -12,6 +12,7 @@
 //! | generic data        | `data.<name>`                              |
 //! | network (AWS VPC)   | `network.<cluster>`                        |
 //! | IAM role            | `iam_role.<name>`                          |
+//! | workload            | `workload.<cluster>.<workload>`            |
 
 use std::fmt;
 use std::str::FromStr;
@@ -34,10 +35,12 @@ pub enum ResourceKind {
     Network,
     /// An IAM role (an EKS cluster's or its nodes').
     IamRole,
+    /// A `workloads:` entry's manifests applied to one federation member.
+    Workload,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 10] = [
+    pub const ALL: [ResourceKind; 11] = [
         ResourceKind::Cluster,
         ResourceKind::NodePool,
         ResourceKind::FederationHost,
@@ -48,6 +51,7 @@ impl ResourceKind {
         ResourceKind::Data,
         ResourceKind::Network,
         ResourceKind::IamRole,
+        ResourceKind::Workload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +66,7 @@ impl ResourceKind {
             ResourceKind::Data => "data",
             ResourceKind::Network => "network",
             ResourceKind::IamRole => "iam_role",
+            ResourceKind::Workload => "workload",
         }
     }
 
@@ -143,7 +148,7 @@ impl fmt::Display for Address {
 pub enum AddressError {
     #[error("`{0}` is not an address; expected KIND.NAME, e.g. cluster.gke-sydney")]
     Malformed(String),
-    #[error("`{0}` is not a resource kind; kinds are cluster, node_pool, federation_host, federation_member, dns_zone, health_check, dns_record, data, network, iam_role")]
+    #[error("`{0}` is not a resource kind; kinds are cluster, node_pool, federation_host, federation_member, dns_zone, health_check, dns_record, data, network, iam_role, workload")]
     UnknownKind(String),
 }
 
@@ -187,6 +192,7 @@ mod tests {
             "node_pool.gke-sydney.default",
             "dns_record.app.example.com/sydney",
             "data.layer-1-7",
+            "workload.eks-saopaulo.guestbook",
         ] {
             let a: Address = s.parse().expect("valid address");
             assert_eq!(a.to_string(), s);

@@ -23,6 +23,8 @@ pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Data => &["replace_triggers"],
         // Only clouds make these; their descriptions say what replaces them.
         ResourceKind::Network | ResourceKind::IamRole => &[],
+        // Objects in another namespace are other objects: the old ones are deleted.
+        ResourceKind::Workload => &["cluster", "workload", "namespace"],
     }
 }
 

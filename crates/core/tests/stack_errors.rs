@@ -1399,3 +1399,153 @@ fn state_errors_come_with_the_others_in_file_order() {
         ]
     );
 }
+
+// ----- workloads -------------------------------------------------------------
+
+/// BASE plus a federation of `a` and `b`; workloads start at line 18.
+fn workloads(rest: &str) -> String {
+    format!("{BASE}federation:\n  host: a\n  members: [a, b]\nworkloads:\n{rest}")
+}
+
+#[test]
+fn workload_errors() {
+    let patch =
+        |p: &str| format!("  g:\n    manifests: x/\n    overrides:\n      a:\n        - {p}\n");
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "  g:\n    wait: true\n".into(),
+            "t.yaml:18:3: missing field `manifests` in workload `g` (hint: `manifests` is the YAML file or directory of the workload's objects, relative to the stack file, e.g. `manifests: ../examples/guestbook/`)",
+        ),
+        (
+            "  g: { manifests: x/, wiat: false }\n".into(),
+            "t.yaml:18:23: unknown field `wiat` in workload `g` (hint: did you mean `wait`?)",
+        ),
+        (
+            "  Guest_book: { manifests: x/ }\n".into(),
+            "t.yaml:18:3: invalid workload name `Guest_book` (hint: use 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen: a DNS-1123 label)",
+        ),
+        (
+            "  g: { manifests: x/, placement: { clusters: [a], selector: { env: p } } }\n".into(),
+            "t.yaml:18:51: `placement` of workload `g` sets both `clusters` and `selector` (hint: keep one of them)",
+        ),
+        (
+            "  g: { manifests: x/, placement: {} }\n".into(),
+            "t.yaml:18:23: `placement` of workload `g` needs `clusters` or `selector` (hint: e.g. `placement: { clusters: [a, b] }`, or leave `placement` out to place it on every federation member)",
+        ),
+        (
+            "  g: { manifests: x/, placement: { clusters: [aa] } }\n".into(),
+            "t.yaml:18:47: unknown cluster `aa` in `placement` of workload `g` (hint: clusters are: a, b)",
+        ),
+        (
+            "  g: { manifests: x/, placement: { selector: { env: prod } } }\n".into(),
+            "t.yaml:18:36: `selector` in `placement` of workload `g` matches no federation member (hint: no member has all of these labels; set them in `labels` of the clusters that should run it; federation members are: a, b)",
+        ),
+        (
+            "  g: { manifests: x/, replicas: { total: 9, weights: { a: 2, c: 1 } } }\n".into(),
+            "t.yaml:18:62: unknown cluster `c` in `replicas.weights` of workload `g` (hint: clusters are: a, b)",
+        ),
+        (
+            "  g: { manifests: x/, placement: { clusters: [a] }, replicas: { total: 9, weights: { a: 2, b: 1 } } }\n".into(),
+            "t.yaml:18:92: weight for cluster `b` in `replicas` of workload `g`, which is not placed on it (hint: place the workload on `b` too, or remove its weight)",
+        ),
+        (
+            "  g: { manifests: x/, replicas: { total: 9, weights: { a: 0, b: 1 } } }\n".into(),
+            "t.yaml:18:59: the weight of `a` in `replicas` of workload `g` must be a positive integer, found 0 (hint: a weight is a whole number, at least 1, e.g. `weights: { a: 2, b: 1 }`; a cluster that should run none does not belong in the placement)",
+        ),
+        (
+            "  g: { manifests: x/, replicas: { total: 9, weights: { a: 1.5, b: 1 } } }\n".into(),
+            "t.yaml:18:59: expected a positive integer for the weight of `a` in `replicas` of workload `g`, found `1.5` (hint: a weight is a whole number, at least 1, e.g. `weights: { a: 2, b: 1 }`; a cluster that should run none does not belong in the placement)",
+        ),
+        (
+            "  g: { manifests: x/, replicas: { total: 5, weights: { a: 1 } } }\n".into(),
+            "t.yaml:18:45: cluster `b` is placed but has no weight in `replicas` of workload `g` (hint: give every placed cluster a weight, or leave `weights` out for equal ones)",
+        ),
+        (
+            "  g: { manifests: x/, replicas: { total: 1 } }\n".into(),
+            "t.yaml:18:42: `total` (1) in `replicas` of workload `g` is smaller than the number of clusters it is divided over (2): `b` would get no replicas (hint: raise `total` to at least 2, or place the workload on fewer clusters)",
+        ),
+        (
+            "  g: { manifests: x/, replicas: { total: 2, weights: { a: 100, b: 1 } } }\n".into(),
+            "t.yaml:18:42: `total` (2) in `replicas` of workload `g` is too small for its weights: `b` would get no replicas (hint: raise `total`, or bring the weights closer together)",
+        ),
+        (
+            "  g: { manifests: x/, replicas: { total: 0 } }\n".into(),
+            "t.yaml:18:42: `total` in `replicas` of workload `g` must be a positive integer, found 0 (hint: `total` is how many replicas each Deployment and StatefulSet has across the placed clusters, e.g. `total: 9`)",
+        ),
+        (
+            "  g: { manifests: x/, placement: { clusters: [a] }, overrides: { b: [] } }\n".into(),
+            "t.yaml:18:66: overrides for cluster `b` in workload `g`, which is not placed on it (hint: place the workload on `b` too, or remove its overrides)",
+        ),
+        (
+            patch("{ path: /x }"),
+            "t.yaml:22:11: missing fields `kind`, `name` and `op` in patch 1 for cluster `a` in `overrides` of workload `g` (hint: a patch selects an object by `kind` and `name` and changes it with `op` and `path`, e.g. `{ kind: Deployment, name: web, op: replace, path: /spec/replicas, value: 2 }`)",
+        ),
+        (
+            patch("{ kind: D, name: n, op: replac, path: /x, value: 1 }"),
+            "t.yaml:22:35: `op` in patch 1 for cluster `a` in `overrides` of workload `g` must be one of add, remove, replace, test, copy, move; found `replac` (hint: did you mean `replace`?)",
+        ),
+        (
+            patch("{ kind: D, name: n, op: add, path: spec/x, value: 1 }"),
+            "t.yaml:22:46: `path` in patch 1 for cluster `a` in `overrides` of workload `g` is not a JSON pointer: it must start with `/`, found `spec/x` (hint: e.g. /spec/template/spec/containers/0/image; inside a key write `~1` for `/` and `~0` for `~`)",
+        ),
+        (
+            patch("{ kind: D, name: n, op: test, path: /a~2b, value: 1 }"),
+            "t.yaml:22:47: `path` in patch 1 for cluster `a` in `overrides` of workload `g` is not a JSON pointer: `~` must be followed by 0 or 1, found `/a~2b` (hint: e.g. /spec/template/spec/containers/0/image; inside a key write `~1` for `/` and `~0` for `~`)",
+        ),
+        (
+            patch("{ kind: D, name: n, op: replace, path: /x }"),
+            "t.yaml:22:11: missing field `value` in patch 1 for cluster `a` in `overrides` of workload `g` (hint: op `replace` needs a `value`)",
+        ),
+        (
+            patch("{ kind: D, name: n, op: move, path: /x }"),
+            "t.yaml:22:11: missing field `from` in patch 1 for cluster `a` in `overrides` of workload `g` (hint: op `move` needs a `from`: a JSON pointer to the value to move)",
+        ),
+        (
+            patch("{ kind: D, name: n, op: copy, path: /x, from: x }"),
+            "t.yaml:22:57: `from` in patch 1 for cluster `a` in `overrides` of workload `g` is not a JSON pointer: it must start with `/`, found `x` (hint: e.g. /spec/template/spec/containers/0/image; inside a key write `~1` for `/` and `~0` for `~`)",
+        ),
+        (
+            patch("{ kind: D, name: n, op: remove, path: /x, value: 1 }"),
+            "t.yaml:22:53: `value` is not used by op `remove` in patch 1 for cluster `a` in `overrides` of workload `g` (hint: only add, replace, test take a `value`; remove it)",
+        ),
+        (
+            "  g: { manifests: x/, timeout: 10 minutes }\n".into(),
+            "t.yaml:18:32: invalid duration `10 minutes` for `timeout` in workload `g` (hint: use a number of seconds or a duration like 250ms, 2s or 1m)",
+        ),
+        (
+            "  g: { manifests: x/, timeout: 2h }\n".into(),
+            "t.yaml:18:32: `timeout` in workload `g` must be between 1s and 1h, found `2h` (hint: it bounds the wait for rollouts and for deletion)",
+        ),
+        (
+            "  g: { manifests: x/, timeout: 500ms }\n".into(),
+            "t.yaml:18:32: `timeout` in workload `g` must be between 1s and 1h, found `500ms` (hint: it bounds the wait for rollouts and for deletion)",
+        ),
+        (
+            "  g: { manifests: x/, namespace: Bad_NS }\n".into(),
+            "t.yaml:18:34: invalid namespace `Bad_NS` in workload `g` (hint: use 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen)",
+        ),
+    ];
+    for (rest, want) in cases {
+        assert_eq!(one_error(&workloads(&rest)), want, "{rest}");
+    }
+}
+
+#[test]
+fn workloads_need_a_federation() {
+    assert_eq!(
+        one_error(&with(BASE, "workloads:\n  g: { manifests: x/ }\n")),
+        "t.yaml:14:1: `workloads` needs a `federation`: workloads are placed on its members (hint: add a `federation` section with the clusters as `members`, one of them the `host`)"
+    );
+}
+
+#[test]
+fn workload_placed_on_a_cluster_outside_the_federation() {
+    let text = with(
+        BASE,
+        "federation:\n  host: a\n  members: [a]\nworkloads:\n  g: { manifests: x/, placement: { clusters: [b] } }\n",
+    );
+    assert_eq!(
+        one_error(&text),
+        "t.yaml:18:47: cluster `b` in `placement` of workload `g` is not a federation member (hint: add `b` to `federation.members`)"
+    );
+}

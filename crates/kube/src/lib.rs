@@ -12,6 +12,8 @@
 //! - [`resources`]: the `federation_host` / `federation_member` resources on top of
 //!   [`federation`], for any [`resources::ClusterSource`] (local control planes, or
 //!   clusters reached through their clouds' `cluster_access`).
+//! - [`workloads`]: manifests (located YAML), server-side apply in dependency order with
+//!   an inventory, prune, bounded delete, drift and rollout status.
 //!
 //! Errors are [`KubeError`]s: one line, classified for the engine, never a token.
 
@@ -21,6 +23,7 @@ pub mod federation;
 mod kubeconfig;
 pub mod objects;
 pub mod resources;
+pub mod workloads;
 
 pub use client::{client_for, client_from_kubeconfig, get_text};
 pub use errors::KubeError;

@@ -11,6 +11,7 @@
 mod common;
 mod gke;
 mod three_clouds;
+mod workloads;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -615,18 +616,31 @@ fn multicluster_local_end_to_end() {
     let survived = rt.block_on(check_joined(&kc, &["local-a", "local-b", "local-c"]));
     assert_eq!(survived, uids, "objects survive the restart");
 
-    // Local clusters have no node pools.
+    // A node pool on a member is a node of that cluster; removed from the stack, it goes
+    // (workloads.rs checks pools in depth).
     env.write_stack(&stack_text().replace(
         "  local-b:\n    cloud: local\n    region: local\n    kubernetes_version: \"1.36\"\n",
         "  local-b:\n    cloud: local\n    region: local\n    kubernetes_version: \"1.36\"\n    node_pools:\n      p: { machine_type: none, node_count: 1 }\n",
     ));
-    let r = env.run(&["apply", "--auto-approve"]).code(1).clean();
-    let all = format!("{}{}", r.stdout, r.stderr);
-    assert!(
-        all.contains("node_pool.local-b.p: local clusters have no node pools"),
-        "{all}"
-    );
+    env.run(&["apply", "--auto-approve"]).success().clean();
+    assert_no_changes(&env);
+    let nodes = || {
+        rt.block_on(async {
+            let c = client(&kc, "local-b").await;
+            Api::<k8s_openapi::api::core::v1::Node>::all(c)
+                .list(&ListParams::default())
+                .await
+                .expect("nodes")
+                .items
+                .into_iter()
+                .filter_map(|n| n.metadata.name)
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(nodes(), ["local-b-p-0"]);
     env.write_stack(&stack_text());
+    env.run(&["apply", "--auto-approve"]).success().clean();
+    assert!(nodes().is_empty());
     assert_no_changes(&env);
 
     // A member removed from the stack is unjoined, and only it.
@@ -736,7 +750,7 @@ fn multicluster_local_end_to_end() {
 
     // make destroy-cluster: no process, no file left.
     let pids = recorded_pids(&state);
-    assert_eq!(pids.len(), 9, "three processes per cluster");
+    assert_eq!(pids.len(), 15, "five processes per cluster");
     let (r, destroy) = timed(&env, &["destroy", "--auto-approve"]);
     r.success().clean();
     eprintln!("local: destroy {:.1}s", destroy.as_secs_f64());
@@ -863,8 +877,8 @@ fn killed_mid_create_is_adopted_without_duplicates() {
     let running = running_with(&format!("{}/", dir.display()));
     assert_eq!(
         running.len(),
-        3,
-        "one etcd, one apiserver, one controller-manager"
+        5,
+        "one etcd, apiserver, controller-manager, scheduler and kwok"
     );
 
     // The same cluster hosts a Namespaced federation and joins it.

@@ -102,6 +102,19 @@ pub(super) struct ClusterInfo {
     /// The provider of a cluster without `ingress_address` whose cloud gives it none
     /// (EKS, GKE): DNS can't point at it by `cluster`.
     pub no_ingress_address: Option<&'static str>,
+    /// Its `labels` (for workload placement selectors).
+    pub labels: JsonMap<String, Value>,
+}
+
+/// What `federation:` declared, for the sections that place things on its members.
+#[derive(Default)]
+pub(super) struct FederationInfo {
+    /// The members that are declared clusters, in `members` order.
+    pub members: Vec<String>,
+    /// `members` (or the section) could not be read (reported): membership is not checked.
+    pub unreadable: bool,
+    /// The cloud its resources go to, once it has a valid host.
+    pub cloud: Option<String>,
 }
 
 pub(super) struct Loader<'f> {
@@ -128,6 +141,8 @@ pub(super) struct Loader<'f> {
     pub clouds_unreadable: bool,
     /// `clusters:` is not a mapping: cluster names are not checked.
     pub clusters_unreadable: bool,
+    /// `federation:`, when the stack has one.
+    pub federation: Option<FederationInfo>,
 }
 
 /// The outputs each kind has (data also has its value keys).
@@ -151,6 +166,7 @@ pub(super) fn kind_outputs(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Data => &["id"],
         ResourceKind::Network => &["id", "vpc_id", "subnet_ids", "availability_zones"],
         ResourceKind::IamRole => &["id", "arn", "name"],
+        ResourceKind::Workload => &["id"],
     }
 }
 
@@ -171,6 +187,7 @@ impl<'f> Loader<'f> {
             state: StateSection::default(),
             clouds_unreadable: false,
             clusters_unreadable: false,
+            federation: None,
         }
     }
 
@@ -207,6 +224,7 @@ impl<'f> Loader<'f> {
                 "data",
                 "outputs",
                 "state",
+                "workloads",
             ],
         );
         let name = obj.str_req(&mut self.cx, "name");
@@ -246,6 +264,7 @@ impl<'f> Loader<'f> {
                         cloud: None,
                         pools: Vec::new(),
                         no_ingress_address: None,
+                        labels: JsonMap::new(),
                     },
                 );
                 self.cluster_names.push(k.text.to_string());
@@ -257,6 +276,11 @@ impl<'f> Loader<'f> {
         if let Some((k, v)) = obj.raw("federation") {
             if !v.is_null() {
                 self.federation(k, v);
+            }
+        }
+        if let Some((k, _)) = obj.raw("workloads") {
+            if let Some(workloads) = obj.map_opt(&mut self.cx, "workloads") {
+                self.workloads(k, workloads);
             }
         }
         if let Some((k, v)) = obj.raw("dns") {
@@ -620,6 +644,9 @@ impl<'f> Loader<'f> {
         );
         attrs.insert("region".into(), lit_opt(region.map(|r| r.v)));
         attrs.insert("kubernetes_version".into(), lit_opt(version.map(|v| v.v)));
+        if let (Some(info), Value::Object(l)) = (self.clusters.get_mut(&name), &labels) {
+            info.labels = l.clone();
+        }
         attrs.insert("labels".into(), Expr::Literal(labels));
         attrs.extend(typed.into_iter().map(|(k, v)| (k, Expr::Literal(v))));
         attrs.extend(lowering.cluster_attrs);
@@ -847,6 +874,10 @@ impl<'f> Loader<'f> {
 
     fn federation(&mut self, key: &Scalar, node: &Node) {
         let what = "federation".to_string();
+        self.federation = Some(FederationInfo {
+            unreadable: true,
+            ..FederationInfo::default()
+        });
         let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
             return;
         };
@@ -908,6 +939,12 @@ impl<'f> Loader<'f> {
             }
         }
 
+        self.federation = Some(FederationInfo {
+            members: members.iter().map(|m| m.v.clone()).collect(),
+            unreadable: members_unreadable,
+            cloud: None,
+        });
+
         let host = obj.str_opt(&mut self.cx, "host");
         let host = match host {
             None => {
@@ -968,6 +1005,9 @@ impl<'f> Loader<'f> {
                 (Some(KUBERNETES_CLOUD.to_string()), attrs)
             }
         };
+        if let Some(f) = &mut self.federation {
+            f.cloud = federation_cloud.clone();
+        }
         let host_pools = self
             .clusters
             .get(&host.v)

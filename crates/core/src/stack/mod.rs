@@ -12,6 +12,7 @@ mod graph;
 mod load;
 mod names;
 mod state_section;
+mod workloads;
 mod yaml;
 
 pub use cx::MAX_DIAGNOSTICS;
@@ -23,3 +24,4 @@ pub use names::{duration_ms, s3_bucket_problem};
 pub use state_section::{
     normalize_key_prefix, S3StateConfig, StateBackendConfig, StateSection, DEFAULT_LOCK_TTL,
 };
+pub use workloads::{apportion, manifests_path, DEFAULT_WORKLOAD_TIMEOUT_MS, PATCH_OPS};

@@ -66,6 +66,16 @@ pub fn namespace_ok(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+pub const NAMESPACE_HINT: &str =
+    "use 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen";
+
+/// A workload's name: a DNS-1123 label, like a namespace (it is the default one).
+pub fn workload_name_ok(s: &str) -> bool {
+    namespace_ok(s)
+}
+pub const WORKLOAD_NAME_HINT: &str =
+    "use 1-63 lowercase letters, digits and hyphens, not starting or ending with a hyphen: a DNS-1123 label";
+
 /// One label of a zone name: 1-63 of `[a-z0-9-]`, no hyphen at either end.
 fn zone_label_ok(l: &str) -> bool {
     (1..=63).contains(&l.len())

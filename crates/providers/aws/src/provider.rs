@@ -142,7 +142,7 @@ impl Provider for AwsProvider {
             ResourceKind::HealthCheck => self.route53.health_check_read(spec).await,
             ResourceKind::DnsRecord => self.route53.record_read(spec).await,
             ResourceKind::Data => Ok(Some(data(spec))),
-            ResourceKind::FederationHost | ResourceKind::FederationMember => Ok(None),
+            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => Ok(None),
         }
     }
 
@@ -165,7 +165,7 @@ impl Provider for AwsProvider {
                     .await
             }
             ResourceKind::Data => Ok(data(spec)),
-            ResourceKind::FederationHost | ResourceKind::FederationMember => {
+            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => {
                 Err(self.unsupported(spec))
             }
         }
@@ -191,7 +191,7 @@ impl Provider for AwsProvider {
                     .await
             }
             ResourceKind::Data => Ok(data(spec)),
-            ResourceKind::FederationHost | ResourceKind::FederationMember => {
+            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => {
                 Err(self.unsupported(spec))
             }
         }
@@ -212,7 +212,7 @@ impl Provider for AwsProvider {
             ResourceKind::HealthCheck => self.route53.health_check_delete(spec).await,
             ResourceKind::DnsRecord => self.route53.record_delete(spec, progress).await,
             ResourceKind::Data => Ok(()),
-            ResourceKind::FederationHost | ResourceKind::FederationMember => Ok(()),
+            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => Ok(()),
         }
     }
 
@@ -235,7 +235,7 @@ impl Provider for AwsProvider {
                 self.writable(spec, "finish")?;
                 self.network.ensure(spec, progress).await
             }
-            ResourceKind::FederationHost | ResourceKind::FederationMember => {
+            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => {
                 Err(self.unsupported(spec))
             }
             _ => self.read(spec).await?.ok_or_else(missing),

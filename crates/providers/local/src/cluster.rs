@@ -1,4 +1,5 @@
-//! One local control plane: its directory, its metadata, and its three processes.
+//! One local cluster: its directory, its metadata, and its five processes (the control
+//! plane, and kwok playing the kubelets of its nodes).
 //!
 //! ```text
 //! <state_dir>/.local/<cluster>/         0700
@@ -7,7 +8,8 @@
 //!   admin.kubeconfig    0600, credentials embedded, context <cluster>
 //!   pki/                0700, see pki.rs
 //!   etcd/               etcd's data (kept across restarts: objects survive)
-//!   logs/               etcd.log, kube-apiserver.log, kube-controller-manager.log
+//!   kwok/kwok.yaml      kwok's configuration: the Stages it plays (kwok-stages.yaml); also its KWOK_WORKDIR
+//!   logs/               etcd.log, kube-apiserver.log, kube-controller-manager.log, kube-scheduler.log, kwok.log
 //! ```
 
 use std::collections::BTreeSet;
@@ -36,6 +38,15 @@ const META_FORMAT: u32 = 1;
 const ETCD_TIMEOUT: Duration = Duration::from_secs(30);
 const APISERVER_TIMEOUT: Duration = Duration::from_secs(120);
 const CONTROLLER_MANAGER_TIMEOUT: Duration = Duration::from_secs(60);
+const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(60);
+const KWOK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The Stages kwok plays: kwok v0.8.0's defaults (see the file's header).
+const KWOK_STAGES: &str = include_str!("kwok-stages.yaml");
+
+/// The annotation that hands a Node to kwok: the one kwok documents for its own
+/// deployment (`manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake`).
+pub(crate) const KWOK_NODE_ANNOTATION: (&str, &str) = ("kwok.x-k8s.io/node", "fake");
 /// SIGTERM, then SIGKILL after this long.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -275,9 +286,10 @@ impl ClusterDir {
             .unwrap_or(false)
     }
 
-    /// Starts whatever of etcd, kube-apiserver and kube-controller-manager is not
-    /// running, in that order, each once the previous one is healthy. Reuses the etcd
-    /// data, the certificates and the ports.
+    /// Starts whatever of etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+    /// and kwok is not running, in that order, each once the previous one is healthy.
+    /// Reuses the etcd data, the certificates and the ports (a cluster recorded before
+    /// it ran kube-scheduler and kwok gets ports for them here).
     pub async fn ensure_running(
         &self,
         meta: &mut ClusterMeta,
@@ -286,11 +298,27 @@ impl ClusterDir {
         progress: &dyn Progress,
     ) -> Result<(), ProviderError> {
         let mut live = self.live_processes();
+        let mut ports_changed = false;
+        if meta.ports.scheduler == 0 || meta.ports.kwok == 0 {
+            let root = self.dir.parent().unwrap_or(&self.dir);
+            ports_changed = ports::fill_missing(&mut meta.ports, &recorded_ports(root))
+                .map_err(|e| transient(e, Duration::from_secs(1)))?;
+            if ports_changed {
+                self.save_meta(meta)?;
+            }
+        }
+        self.write_kwok_config()?;
         let access = self.access(meta)?;
         let kcm_access = self.access_at(format!(
             "https://127.0.0.1:{}",
             meta.ports.controller_manager
         ))?;
+        let scheduler_access =
+            self.access_at(format!("https://127.0.0.1:{}", meta.ports.scheduler))?;
+        let kwok_env = [(
+            "KWOK_WORKDIR".to_string(),
+            self.kwok_dir().display().to_string(),
+        )];
         let mut started_any = false;
         for component in crate::config::BINARIES {
             let record = match live.iter().find(|p| p.name == component) {
@@ -299,7 +327,9 @@ impl ClusterDir {
                     let port = match component {
                         "etcd" => meta.ports.etcd,
                         "kube-apiserver" => meta.ports.apiserver,
-                        _ => meta.ports.controller_manager,
+                        "kube-controller-manager" => meta.ports.controller_manager,
+                        "kube-scheduler" => meta.ports.scheduler,
+                        _ => meta.ports.kwok,
                     };
                     if ports::in_use(port) {
                         return Err(transient(
@@ -318,17 +348,29 @@ impl ClusterDir {
                             args.extend(extra_apiserver_args());
                             args
                         }
-                        _ => controller_manager_args(&self.dir, &meta.ports, &controllers()),
+                        "kube-controller-manager" => {
+                            controller_manager_args(&self.dir, &meta.ports, &controllers())
+                        }
+                        "kube-scheduler" => scheduler_args(&self.dir, &meta.ports),
+                        _ => kwok_args(&self.dir, &meta.ports),
                     };
+                    let env: &[(String, String)] =
+                        if component == "kwok" { &kwok_env } else { &[] };
                     let log = self.log(component);
-                    let p =
-                        process::spawn(component, &bin_dir.join(component), &args, &self.dir, &log)
-                            .map_err(|e| {
-                                permanent(format!(
-                                    "cannot start {}: {e}",
-                                    bin_dir.join(component).display()
-                                ))
-                            })?;
+                    let p = process::spawn(
+                        component,
+                        &bin_dir.join(component),
+                        &args,
+                        env,
+                        &self.dir,
+                        &log,
+                    )
+                    .map_err(|e| {
+                        permanent(format!(
+                            "cannot start {}: {e}",
+                            bin_dir.join(component).display()
+                        ))
+                    })?;
                     live.push(p.clone());
                     let recorded: Vec<ProcessRecord> = live
                         .iter()
@@ -343,7 +385,9 @@ impl ClusterDir {
             let (timeout, what) = match component {
                 "etcd" => (ETCD_TIMEOUT, "/health"),
                 "kube-apiserver" => (APISERVER_TIMEOUT, "/readyz"),
-                _ => (CONTROLLER_MANAGER_TIMEOUT, "/healthz"),
+                "kube-controller-manager" => (CONTROLLER_MANAGER_TIMEOUT, "/healthz"),
+                "kube-scheduler" => (SCHEDULER_TIMEOUT, "/healthz"),
+                _ => (KWOK_TIMEOUT, "/healthz"),
             };
             let started = Instant::now();
             let mut reported = false;
@@ -351,7 +395,9 @@ impl ClusterDir {
                 let healthy = match component {
                     "etcd" => etcd_healthy(meta.ports.etcd).await,
                     "kube-apiserver" => api_ready(&self.name, &access).await,
-                    _ => kcm_healthy(&self.name, &kcm_access).await,
+                    "kube-controller-manager" => serving_healthy(&self.name, &kcm_access).await,
+                    "kube-scheduler" => serving_healthy(&self.name, &scheduler_access).await,
+                    _ => http_ok(meta.ports.kwok, "/healthz").await,
                 };
                 if healthy {
                     break;
@@ -382,21 +428,38 @@ impl ClusterDir {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        if started_any || meta.version != version {
+        if started_any || ports_changed || meta.version != version {
             meta.version = version.to_string();
             self.save_meta(meta)?;
         }
         Ok(())
     }
 
-    /// Stops every process of the cluster: kube-controller-manager, then kube-apiserver,
-    /// then etcd (an apiserver whose etcd is gone hangs in its shutdown).
+    fn kwok_dir(&self) -> PathBuf {
+        self.dir.join("kwok")
+    }
+
+    /// `kwok/kwok.yaml`: the Stages kwok plays, written before each start of kwok (so a
+    /// new fedstack's stages take effect at the next start).
+    fn write_kwok_config(&self) -> Result<(), ProviderError> {
+        let dir = self.kwok_dir();
+        private_dir(&dir).map_err(|e| io("create", &dir, &e))?;
+        let path = dir.join("kwok.yaml");
+        if read_opt(&path).ok().flatten().as_deref() == Some(KWOK_STAGES) {
+            return Ok(());
+        }
+        write_file(&path, KWOK_STAGES.as_bytes(), 0o600).map_err(|e| io("write", &path, &e))
+    }
+
+    /// Stops every process of the cluster: kwok, kube-scheduler and
+    /// kube-controller-manager, then kube-apiserver, then etcd (an apiserver whose etcd is
+    /// gone hangs in its shutdown).
     pub async fn stop_all(&self) -> Result<(), ProviderError> {
         let mut live = self.live_processes();
         let rank = |name: &str| match name {
-            "kube-controller-manager" => 0,
             "kube-apiserver" => 1,
-            _ => 2,
+            "etcd" => 2,
+            _ => 0,
         };
         live.sort_by_key(|p| rank(&p.name));
         for p in &live {
@@ -512,25 +575,83 @@ pub(crate) fn controller_manager_args(dir: &Path, p: &Ports, controllers: &str) 
     ]
 }
 
+/// kube-scheduler: the admin kubeconfig (like kube-controller-manager), no leader
+/// election (one scheduler per cluster), `/healthz` on its own port with a serving
+/// certificate of the cluster CA. Clusters made before `scheduler.crt` existed use the
+/// controller manager's (also 127.0.0.1, same CA).
+pub(crate) fn scheduler_args(dir: &Path, p: &Ports) -> Vec<String> {
+    let pki = |f: &str| dir.join("pki").join(f);
+    let cert = if pki("scheduler.crt").exists() {
+        "scheduler"
+    } else {
+        "controller-manager"
+    };
+    let kubeconfig = dir.join("admin.kubeconfig");
+    vec![
+        path_arg("kubeconfig", kubeconfig.clone()),
+        path_arg("authentication-kubeconfig", kubeconfig.clone()),
+        path_arg("authorization-kubeconfig", kubeconfig),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={}", p.scheduler),
+        path_arg("tls-cert-file", pki(&format!("{cert}.crt"))),
+        path_arg("tls-private-key-file", pki(&format!("{cert}.key"))),
+        "--leader-elect=false".into(),
+        "--profiling=false".into(),
+    ]
+}
+
+/// kwok, managing only the Nodes with [`KWOK_NODE_ANNOTATION`] (the node pools' nodes;
+/// a Node someone else registers is left alone), playing the Stages of its `--config`
+/// (kwok has no built-in ones), with node leases as kubelets keep them, pod IPs from a
+/// range of their own (kwok's default would overlap the service range), and its
+/// `/healthz` on 127.0.0.1 only.
+pub(crate) fn kwok_args(dir: &Path, p: &Ports) -> Vec<String> {
+    let (key, value) = KWOK_NODE_ANNOTATION;
+    vec![
+        path_arg("kubeconfig", dir.join("admin.kubeconfig")),
+        path_arg("config", dir.join("kwok").join("kwok.yaml")),
+        "--manage-all-nodes=false".into(),
+        format!("--manage-nodes-with-annotation-selector={key}={value}"),
+        "--node-lease-duration-seconds=40".into(),
+        "--node-ip=127.0.0.1".into(),
+        "--cidr=10.244.0.0/16".into(),
+        format!("--server-address=127.0.0.1:{}", p.kwok),
+    ]
+}
+
 /// etcd's `/health` over plain HTTP on 127.0.0.1.
 async fn etcd_healthy(port: u16) -> bool {
-    let check = async {
+    http_get(port, "/health")
+        .await
+        .is_some_and(|text| text.contains("\"health\":\"true\""))
+}
+
+/// Whether `GET path` on 127.0.0.1:`port` (plain HTTP) answers 200.
+async fn http_ok(port: u16, path: &str) -> bool {
+    http_get(port, path).await.is_some_and(|text| {
+        text.lines()
+            .next()
+            .is_some_and(|status| status.split_whitespace().nth(1) == Some("200"))
+    })
+}
+
+/// The whole response (status line, headers, body) to `GET path` on 127.0.0.1:`port`.
+async fn http_get(port: u16, path: &str) -> Option<String> {
+    let get = async {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()?;
-        s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
             .await
             .ok()?;
         let mut body = Vec::new();
         s.read_to_end(&mut body).await.ok()?;
-        let text = String::from_utf8_lossy(&body);
-        Some(text.contains("\"health\":\"true\""))
+        Some(String::from_utf8_lossy(&body).into_owned())
     };
-    tokio::time::timeout(Duration::from_secs(2), check)
+    tokio::time::timeout(Duration::from_secs(2), get)
         .await
         .ok()
         .flatten()
-        .unwrap_or(false)
 }
 
 async fn api_ready(name: &str, access: &ClusterAccess) -> bool {
@@ -542,7 +663,8 @@ async fn api_ready(name: &str, access: &ClusterAccess) -> bool {
     }
 }
 
-async fn kcm_healthy(name: &str, access: &ClusterAccess) -> bool {
+/// `/healthz` of kube-controller-manager or kube-scheduler (HTTPS, the cluster CA).
+async fn serving_healthy(name: &str, access: &ClusterAccess) -> bool {
     match fedstack_kube::client_for(name, access).await {
         Ok(c) => fedstack_kube::get_text(&c, "/healthz")
             .await
@@ -578,6 +700,8 @@ mod tests {
             etcd_peer: 21002,
             apiserver: 21003,
             controller_manager: 21004,
+            scheduler: 21005,
+            kwok: 21006,
         }
     }
 
@@ -596,8 +720,21 @@ mod tests {
         assert!(k.contains(&"--controllers=x,y".to_string()));
         assert!(k.contains(&"--kubeconfig=/s/.local/a/admin.kubeconfig".to_string()));
         assert!(k.contains(&"--secure-port=21004".to_string()));
+        let s = scheduler_args(dir, &ports());
+        assert!(s.contains(&"--secure-port=21005".to_string()));
+        assert!(s.contains(&"--leader-elect=false".to_string()));
+        assert!(s.contains(&"--kubeconfig=/s/.local/a/admin.kubeconfig".to_string()));
+        // No scheduler.crt in /s/.local/a: the controller manager's serving certificate.
+        assert!(s.contains(&"--tls-cert-file=/s/.local/a/pki/controller-manager.crt".to_string()));
+        let w = kwok_args(dir, &ports());
+        assert!(w.contains(&"--config=/s/.local/a/kwok/kwok.yaml".to_string()));
+        assert!(w.contains(&"--manage-all-nodes=false".to_string()));
+        assert!(w.contains(
+            &"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake".to_string()
+        ));
+        assert!(w.contains(&"--server-address=127.0.0.1:21006".to_string()));
         // The stray-process scan recognizes each by a path inside the directory.
-        for args in [e, a, k] {
+        for args in [e, a, k, s, w] {
             assert!(args.iter().any(|x| x.contains("/s/.local/a/")));
         }
     }
@@ -636,7 +773,9 @@ mod tests {
         let root = local_root(state.path());
         assert_eq!(
             recorded_ports(&root),
-            [21001, 21002, 21003, 21004].into_iter().collect()
+            [21001, 21002, 21003, 21004, 21005, 21006]
+                .into_iter()
+                .collect()
         );
         assert!(cd.live_processes().is_empty());
         cd.destroy().await.expect("destroys");

@@ -13,21 +13,32 @@ use crate::errors::invalid;
 /// versions there (a unit test checks).
 pub const TESTENV_KUBERNETES: &str = "v1.36.3";
 pub const TESTENV_ETCD: &str = "v3.6.8";
+/// The kwok (fake nodes) the test bed builds.
+pub const TESTENV_KWOK: &str = "v0.8.0";
 
 /// Overrides where the binaries are (below a cloud's `bin_dir`).
 pub const ENV_BIN_DIR: &str = "FEDSTACK_KUBE_BIN_DIR";
 /// The kube-controller-manager controllers to run (comma-separated, `*` for all).
 pub const ENV_CONTROLLERS: &str = "FEDSTACK_LOCAL_CONTROLLERS";
 
-/// Without nodes, these are the controllers a control plane needs for kubefed: token
-/// Secrets and the root CA config map for service accounts, and namespace deletion
-/// (unjoin deletes the member's federation namespace). `*` (all of them) also works but
-/// starts slower.
-pub const DEFAULT_CONTROLLERS: &str =
-    "serviceaccount-token,serviceaccount,root-ca-cert-publisher,namespace";
+/// The controllers a local control plane runs: for kubefed, token Secrets and the root
+/// CA config map for service accounts, and namespace deletion (unjoin deletes the
+/// member's federation namespace); for workloads on the kwok nodes, Deployments and
+/// ReplicaSets, the garbage collector (cascading deletes), pod GC (pods of deleted
+/// nodes), and node lifecycle with taint eviction (it lifts the `not-ready` taint the
+/// API server puts on new nodes once kwok reports them Ready, and taints nodes whose
+/// kwok stopped renewing their leases). `*` (all of them) also works but starts slower.
+pub const DEFAULT_CONTROLLERS: &str = "serviceaccount-token,serviceaccount,root-ca-cert-publisher,namespace,deployment-controller,replicaset-controller,garbage-collector-controller,pod-garbage-collector-controller,node-lifecycle-controller,taint-eviction-controller";
 
-/// The three binaries a local control plane runs.
-pub const BINARIES: [&str; 3] = ["etcd", "kube-apiserver", "kube-controller-manager"];
+/// The binaries a local cluster runs, in start order: its control plane, then kwok,
+/// which plays the kubelets of its nodes.
+pub const BINARIES: [&str; 5] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+];
 
 /// A local cloud's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +262,14 @@ mod tests {
         assert!(
             script.contains(&format!("ETCD_VERSION=\"{TESTENV_ETCD}\"")),
             "scripts/kube-testenv pins another etcd than config.rs"
+        );
+        assert!(
+            script.contains(&format!("KWOK_VERSION=\"{TESTENV_KWOK}\"")),
+            "scripts/kube-testenv pins another kwok than config.rs"
+        );
+        assert!(
+            script.contains(&format!("binaries=({})", BINARIES.join(" "))),
+            "scripts/kube-testenv builds other binaries than config.rs expects"
         );
     }
 }

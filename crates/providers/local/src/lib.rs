@@ -1,7 +1,8 @@
 //! Local Kubernetes control planes: `provider: local` in a stack.
 //!
-//! A local *cluster* is a real control plane with no nodes: etcd, kube-apiserver and
-//! kube-controller-manager on 127.0.0.1 (free ports, fixed for the cluster's life), with
+//! A local *cluster* is a real control plane: etcd, kube-apiserver, kube-controller-manager
+//! and kube-scheduler on 127.0.0.1 (free ports, fixed for the cluster's life), plus one
+//! kwok process that plays the kubelets of its node pools' nodes (see `node_pool.rs`), with
 //! its own certificates made in Rust (rcgen) and an admin kubeconfig, all under
 //! `<state_dir>/.local/<cluster>/` (directories 0700, keys 0600; see `cluster.rs`). The
 //! processes are started detached (own process group, output to `logs/`) and outlive
@@ -12,11 +13,11 @@
 //!   `running: false` (status stays `Ready`): the plan shows the drift as an update
 //!   (`running: false -> true`) and apply starts what is down again, reusing the etcd data
 //!   and the certificates, so every object survives.
-//! - `delete`: SIGTERM (SIGKILL after 10 s) to kube-controller-manager, kube-apiserver,
-//!   etcd, in that order, then the directory goes.
+//! - `delete`: SIGTERM (SIGKILL after 10 s) to kwok, kube-scheduler and
+//!   kube-controller-manager, then kube-apiserver, then etcd, then the directory goes.
 //! - The binaries come from the cloud's `bin_dir`, else `FEDSTACK_KUBE_BIN_DIR`, else the
-//!   cache of `scripts/kube-testenv build`; their version must match the cluster's
-//!   `kubernetes_version` (same minor; same patch when one is given).
+//!   cache of `scripts/kube-testenv build` (all of [`BINARIES`]); their version must match
+//!   the cluster's `kubernetes_version` (same minor; same patch when one is given).
 //!   `FEDSTACK_LOCAL_CONTROLLERS` overrides the controllers kube-controller-manager runs
 //!   (default: [`DEFAULT_CONTROLLERS`]); `FEDSTACK_LOCAL_APISERVER_ARGS` adds
 //!   kube-apiserver flags (e.g. an authenticating webhook), read at each start.
@@ -25,7 +26,12 @@
 //!   The admin credentials never leave the cluster directory except through
 //!   [`Provider::cluster_access`](fedstack_provider::Provider::cluster_access)
 //!   (`fedstack output kubeconfig`).
-//! - Node pools are not supported (`Invalid`); nor are DNS and data resources.
+//! - Node pools are real Nodes on the cluster (`<cluster>-<pool>-<i>`, the pool's labels
+//!   plus `fedstack.dev/node-pool: <pool>`, capacity [`NODE_CAPACITY`]), managed by the
+//!   cluster's kwok (annotation `kwok.x-k8s.io/node: fake`), which marks them Ready and
+//!   runs the pods the scheduler binds to them (Running, Ready, with pod IPs; nothing is
+//!   executed). Scaling a pool adds or deletes nodes; deleting it deletes them. DNS and
+//!   data resources are not supported.
 //!
 //! `federation_host` and `federation_member` resources whose host is a local cluster are
 //! made on the real API servers with [`fedstack_kube`] (a kubefed-compatible join). A
@@ -37,10 +43,10 @@
 //! # Errors
 //! | class | when |
 //! |---|---|
-//! | `Invalid` | binaries missing or of another version, node pools, a bad name or setting |
+//! | `Invalid` | binaries missing or of another version, a bad name or setting, DNS or data resources |
 //! | `NotFound` | an update of a cluster that is gone; a join whose cluster does not exist |
 //! | `AlreadyExists` | create of an existing cluster (adopt it) |
-//! | `Transient` | a component not healthy in time, a port taken, API server errors 5xx, a token not filled in time |
+//! | `Transient` | a component not healthy in time, a port taken, API server errors 5xx, a token not filled in time, nodes not Ready in time |
 //! | `Permanent` | a process that exited at start (with its last log line), file errors, an object of someone else's in the way, a member joined to another host |
 
 mod binaries;
@@ -49,6 +55,7 @@ mod config;
 mod errors;
 mod federation;
 mod files;
+mod node_pool;
 mod pki;
 mod ports;
 mod process;
@@ -56,6 +63,7 @@ mod provider;
 
 pub use config::{
     check_binaries, testenv_bin_dir, BINARIES, DEFAULT_CONTROLLERS, ENV_APISERVER_ARGS,
-    ENV_BIN_DIR, ENV_CONTROLLERS, TESTENV_ETCD, TESTENV_KUBERNETES,
+    ENV_BIN_DIR, ENV_CONTROLLERS, TESTENV_ETCD, TESTENV_KUBERNETES, TESTENV_KWOK,
 };
+pub use node_pool::{NODE_CAPACITY, POOL_LABEL};
 pub use provider::LocalProvider;

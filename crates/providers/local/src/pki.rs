@@ -5,6 +5,7 @@
 //! | `ca.crt`, `ca.key` | the cluster CA: signs the serving certificates and client certificates (`--client-ca-file`) |
 //! | `apiserver.crt`, `.key` | kube-apiserver serving: IP SANs 127.0.0.1 and 10.0.0.1 (the `kubernetes` service), DNS localhost and `kubernetes.default.svc...` |
 //! | `controller-manager.crt`, `.key` | kube-controller-manager serving (127.0.0.1), so its `/healthz` verifies against the CA |
+//! | `scheduler.crt`, `.key` | kube-scheduler serving (127.0.0.1), likewise (clusters made before it use the controller manager's) |
 //! | `admin.crt`, `.key` | client `CN=fedstack-admin, O=system:masters` |
 //! | `front-proxy-ca.crt`, `.key`, `front-proxy-client.crt`, `.key` | request-header authentication, as kubeadm sets it up |
 //! | `sa.key`, `sa.pub` | service-account token signing (ES256) |
@@ -165,6 +166,13 @@ pub(crate) fn generate(cluster: &str) -> Result<Pki, rcgen::Error> {
         &[ip([127, 0, 0, 1]), dns("localhost")?],
         ExtendedKeyUsagePurpose::ServerAuth,
     )?;
+    let (scheduler_crt, scheduler_key) = leaf(
+        &ca,
+        "kube-scheduler",
+        None,
+        &[ip([127, 0, 0, 1]), dns("localhost")?],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    )?;
     let (admin_crt, admin_key) = leaf(
         &ca,
         "fedstack-admin",
@@ -189,6 +197,8 @@ pub(crate) fn generate(cluster: &str) -> Result<Pki, rcgen::Error> {
             ("apiserver.key", apiserver_key, true),
             ("controller-manager.crt", kcm_crt, false),
             ("controller-manager.key", kcm_key, true),
+            ("scheduler.crt", scheduler_crt, false),
+            ("scheduler.key", scheduler_key, true),
             ("admin.crt", admin_crt, false),
             ("admin.key", admin_key, true),
             ("front-proxy-ca.crt", fp_ca.cert_pem.clone(), false),
@@ -217,7 +227,7 @@ mod tests {
     fn generates_a_full_pki() {
         let pki = generate("local-a").expect("generates");
         let names: Vec<&str> = pki.files.iter().map(|(n, _, _)| *n).collect();
-        assert_eq!(names.len(), 14);
+        assert_eq!(names.len(), 16);
         for (name, contents, secret) in &pki.files {
             if name.ends_with(".crt") {
                 assert!(

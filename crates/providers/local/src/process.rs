@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// A process fedstack started, as recorded in the cluster's `pids.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ProcessRecord {
-    /// `etcd`, `kube-apiserver` or `kube-controller-manager`.
+    /// One of [`crate::config::BINARIES`].
     pub name: String,
     pub pid: u32,
     /// Field 22 of `/proc/<pid>/stat`: clock ticks after boot when it started.
@@ -43,14 +43,16 @@ impl ProcessRecord {
     }
 }
 
-/// Starts `bin` with `args` in `cwd`, detached: a new process group (a Ctrl-C of fedstack
-/// does not reach it), stdin from /dev/null, stdout and stderr appended to `log` (0600).
+/// Starts `bin` with `args` (and `env` added to fedstack's environment) in `cwd`,
+/// detached: a new process group (a Ctrl-C of fedstack does not reach it), stdin from
+/// /dev/null, stdout and stderr appended to `log` (0600).
 /// A thread reaps it if it exits while fedstack still runs; after fedstack exits it is
 /// the init process's child.
 pub(crate) fn spawn(
     name: &str,
     bin: &Path,
     args: &[String],
+    env: &[(String, String)],
     cwd: &Path,
     log: &Path,
 ) -> std::io::Result<ProcessRecord> {
@@ -68,6 +70,7 @@ pub(crate) fn spawn(
     let err = out.try_clone()?;
     let mut child = Command::new(bin)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
@@ -127,8 +130,8 @@ pub(crate) async fn stop(p: &ProcessRecord, grace: Duration) -> Result<(), Strin
     ))
 }
 
-/// Every running etcd, kube-apiserver or kube-controller-manager whose command line
-/// names a path inside `dir` (a cluster directory): the processes of that cluster, even
+/// Every running process of [`crate::config::BINARIES`] whose command line names a path
+/// inside `dir` (a cluster directory): the processes of that cluster, even
 /// ones missing from `pids.json` (a crash between spawning and recording).
 pub(crate) fn processes_using(dir: &Path) -> Vec<ProcessRecord> {
     let prefix = format!("{}/", dir.display());
@@ -206,6 +209,7 @@ mod tests {
             "sleep",
             Path::new("/bin/sleep"),
             &["30".to_string()],
+            &[],
             dir.path(),
             &log,
         )
@@ -242,6 +246,7 @@ mod tests {
                 "-c".into(),
                 "trap '' TERM; while :; do sleep 0.1; done".into(),
             ],
+            &[],
             dir.path(),
             &dir.path().join("log"),
         )

@@ -1,5 +1,5 @@
-//! [`LocalProvider`]: the [`Provider`] of `provider: local` clouds. Clusters here;
-//! federation objects in `federation.rs`.
+//! [`LocalProvider`]: the [`Provider`] of `provider: local` clouds. Clusters here; node
+//! pools in `node_pool.rs`; federation objects in `federation.rs`.
 
 use std::path::PathBuf;
 
@@ -19,6 +19,7 @@ use crate::binaries::Binaries;
 use crate::cluster::{local_root, recorded_ports, ClusterDir, ClusterMeta};
 use crate::config::{parse_settings, Settings};
 use crate::errors::{invalid, not_found, permanent};
+use crate::node_pool;
 
 /// The attribute that says whether a cluster's control plane runs. The stack lowers
 /// `running: true` for local clusters; a read of a stopped one says `false`, so the plan
@@ -254,17 +255,11 @@ impl LocalProvider {
 }
 
 fn unsupported(spec: &ResourceSpec) -> ProviderError {
-    match spec.address.kind {
-        ResourceKind::NodePool => invalid(format!(
-            "{}: local clusters have no node pools (a local control plane runs no nodes); remove node_pools from the cluster",
-            spec.address
-        )),
-        _ => invalid(format!(
-            "{}: a local cloud manages clusters and their kubefed federation only; put {} kinds on another cloud",
-            spec.address,
-            spec.address.kind
-        )),
-    }
+    invalid(format!(
+        "{}: a local cloud manages clusters, their node pools and their kubefed federation only; put {} kinds on another cloud",
+        spec.address,
+        spec.address.kind
+    ))
 }
 
 #[async_trait]
@@ -282,8 +277,8 @@ impl Provider for LocalProvider {
                     Some(meta) => Ok(Some(self.observe_cluster(&cd, &meta).await?)),
                 }
             }
+            ResourceKind::NodePool => node_pool::read(self, spec).await,
             k if resources::handles(k) => resources::read(self, spec).await,
-            ResourceKind::NodePool => Ok(None),
             _ => Err(unsupported(spec)),
         }
     }
@@ -295,6 +290,7 @@ impl Provider for LocalProvider {
     ) -> Result<Observed, ProviderError> {
         match spec.address.kind {
             ResourceKind::Cluster => self.create_cluster(spec, progress).await,
+            ResourceKind::NodePool => node_pool::create(self, spec, progress).await,
             k if resources::handles(k) => resources::ensure(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }
@@ -308,6 +304,7 @@ impl Provider for LocalProvider {
     ) -> Result<Observed, ProviderError> {
         match spec.address.kind {
             ResourceKind::Cluster => self.update_cluster(spec, progress).await,
+            ResourceKind::NodePool => node_pool::ensure(self, spec, progress).await,
             k if resources::handles(k) => resources::ensure(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }
@@ -324,8 +321,8 @@ impl Provider for LocalProvider {
                 progress.status("stopping the control plane");
                 self.cluster_dir(&spec.cloud_name).destroy().await
             }
+            ResourceKind::NodePool => node_pool::delete(self, spec, progress).await,
             k if resources::handles(k) => resources::remove(self, spec, progress).await,
-            ResourceKind::NodePool => Ok(()),
             _ => Err(unsupported(spec)),
         }
     }
@@ -344,6 +341,7 @@ impl Provider for LocalProvider {
                 self.ensure_running(&cd, &mut meta, progress).await?;
                 self.observe_cluster(&cd, &meta).await
             }
+            ResourceKind::NodePool => node_pool::ensure(self, spec, progress).await,
             k if resources::handles(k) => resources::ensure(self, spec, progress).await,
             _ => Err(unsupported(spec)),
         }

@@ -196,6 +196,7 @@ impl SimProvider {
         Ok(match kind {
             ResourceKind::NodePool => Some(validate::split_pool_name(name).map_err(invalid)?.0),
             ResourceKind::FederationHost | ResourceKind::FederationMember => Some(name),
+            ResourceKind::Workload => Some(validate::split_workload_name(name).map_err(invalid)?.0),
             _ => None,
         })
     }
@@ -214,7 +215,8 @@ impl SimProvider {
             }
             ResourceKind::NodePool
             | ResourceKind::FederationHost
-            | ResourceKind::FederationMember => {
+            | ResourceKind::FederationMember
+            | ResourceKind::Workload => {
                 let cluster = SimProvider::cluster_of(kind, &spec.cloud_name)?.unwrap_or_default();
                 SimProvider::need(
                     w,
@@ -270,6 +272,19 @@ impl SimProvider {
                     SimProvider::need(w, ResourceKind::Cluster, cluster_name, who, now, call)?;
                 must_match("cluster_id", cluster, "id")?;
                 Ok(Some(cluster.clone()))
+            }
+            ResourceKind::Workload => {
+                // Workloads run on federation members: the cluster must have joined.
+                let cluster_name = SimProvider::cluster_of(who.kind, name)?.unwrap_or_default();
+                let member = SimProvider::need(
+                    w,
+                    ResourceKind::FederationMember,
+                    cluster_name,
+                    who,
+                    now,
+                    call,
+                )?;
+                Ok(Some(member.clone()))
             }
             ResourceKind::FederationMember => {
                 let host_name = str_attr("host").unwrap_or_default();
@@ -450,6 +465,16 @@ impl SimProvider {
                     .and_then(Value::as_str)
                     .unwrap_or(DEFAULT_FEDERATION_NAMESPACE);
                 put("id", json!(format!("kubefed:{name}/{ns}")));
+            }
+            ResourceKind::Workload => {
+                let (cluster, workload) = validate::split_workload_name(name).unwrap_or_default();
+                let ns = attrs
+                    .get("namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or(workload);
+                put("id", json!(format!("{cluster}/{ns}/{workload}")));
+                // The sim runs no pods: a rollout completes after its latency.
+                put("rollout", json!("complete"));
             }
             ResourceKind::FederationMember => {
                 let ns = attrs

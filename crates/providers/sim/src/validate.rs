@@ -527,6 +527,16 @@ pub(crate) fn cluster_flavor(attrs: &Values, emulates: Option<Emulates>) -> Resu
     }
 }
 
+/// `<cluster>.<workload>` -> (cluster, workload).
+pub(crate) fn split_workload_name(name: &str) -> Result<(&str, &str), String> {
+    match name.split_once('.') {
+        Some((c, w)) if !c.is_empty() && !w.is_empty() => Ok((c, w)),
+        _ => Err(format!(
+            "workload name `{name}` is not `<cluster>.<workload>`"
+        )),
+    }
+}
+
 /// Checks the attributes of an object on their own. `flavor` is the cluster's for
 /// clusters, pools and federation objects.
 pub(crate) fn shape(kind: ResourceKind, name: &str, attrs: &Values, flavor: Flavor) -> Check {
@@ -576,6 +586,22 @@ pub(crate) fn shape(kind: ResourceKind, name: &str, attrs: &Values, flavor: Flav
                 dns_label("namespace", ns)?;
             }
             one_of(attrs, "scope", &["Cluster", "Namespaced"])?;
+            Ok(())
+        }
+        ResourceKind::Workload => {
+            let (cluster, workload) = split_workload_name(name)?;
+            same_as_name(attrs, "cluster", cluster)?;
+            same_as_name(attrs, "workload", workload)?;
+            if let Some(ns) = opt_str(attrs, "namespace")? {
+                dns_label("namespace", ns)?;
+            }
+            for k in ["wait", "adopt"] {
+                if let Some(v) = attrs.get(k) {
+                    if !v.is_boolean() {
+                        return Err(format!("`{k}` must be true or false, found {v}"));
+                    }
+                }
+            }
             Ok(())
         }
         ResourceKind::FederationMember => {

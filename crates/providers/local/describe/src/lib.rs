@@ -9,7 +9,8 @@ use fedstack_core::value::{Attrs, Expr};
 /// The description of local clouds, registered with the loader.
 pub static LOCAL: Local = Local;
 
-/// `provider: local`: kube-apiserver, etcd and kube-controller-manager processes.
+/// `provider: local`: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+/// kwok processes; node pools are kwok nodes.
 pub struct Local;
 
 const SETTINGS: &[Setting] = &[
