@@ -1,6 +1,8 @@
 # fedstack: the hand-made multi-cloud demo, as make targets.
 #   make create-cluster      clusters and node pools of $(STACK)
 #   make configure-cluster   federation and DNS (everything else)
+#   make deploy-guestbook    the workloads of $(STACK) (the guestbook), after what they need
+#   make undeploy-guestbook  the workloads only (every object they made, nothing else)
 #   make remove-federation-members
 #   make destroy-cluster     everything, dependents first
 #   make test                peers (installed when missing), one build, every test
@@ -17,7 +19,7 @@ PROFILE ?= release
 FEDSTACK := target/$(PROFILE)/fedstack
 RUN := $(FEDSTACK) -f $(STACK) --state-dir $(STATE_DIR)
 
-.PHONY: build create-cluster configure-cluster remove-federation-members destroy-cluster plan test peers bench lint dist
+.PHONY: build create-cluster configure-cluster deploy-guestbook undeploy-guestbook remove-federation-members destroy-cluster plan test peers bench lint dist
 
 build:
 	cargo build --profile $(PROFILE) -p fedstack-cli
@@ -27,6 +29,12 @@ create-cluster: build
 
 configure-cluster: build
 	$(RUN) apply --auto-approve --parallelism $(PARALLELISM)
+
+deploy-guestbook: build
+	$(RUN) apply --auto-approve --parallelism $(PARALLELISM) --target 'workload.*'
+
+undeploy-guestbook: build
+	$(RUN) destroy --auto-approve --parallelism $(PARALLELISM) --target 'workload.*'
 
 remove-federation-members: build
 	$(RUN) destroy --auto-approve --parallelism $(PARALLELISM) --target 'federation_member.*'

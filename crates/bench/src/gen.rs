@@ -103,3 +103,30 @@ mod tests {
         assert_eq!(s.matches("    cloud: sim").count(), 1000);
     }
 }
+
+/// `clusters` sim clusters (one pool each), all federation members, and the guestbook
+/// (manifests in `manifests`, relative to the stack) on every one of them with weighted
+/// replicas: the workload benchmark's fleet.
+pub fn guestbook_fleet(clusters: usize, latency: &str, manifests: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "name: bench-guestbook-{clusters}\nclouds:\n  gcp:\n    provider: sim\n    emulates: gcp\n    latency: {latency}\nclusters:"
+    );
+    for i in 0..clusters {
+        let _ = writeln!(
+            s,
+            "  c{i:03}:\n    cloud: gcp\n    region: us-central1\n    kubernetes_version: \"1.31\"\n    node_pools:\n      default: {{ machine_type: e2-standard-4, node_count: 3 }}"
+        );
+    }
+    let _ = writeln!(s, "federation:\n  host: c000\n  members:");
+    for i in 0..clusters {
+        let _ = writeln!(s, "    - c{i:03}");
+    }
+    let _ = writeln!(
+        s,
+        "workloads:\n  guestbook:\n    manifests: {manifests}\n    namespace: guestbook\n    replicas: {{ total: {} }}",
+        clusters * 3
+    );
+    s
+}

@@ -157,6 +157,41 @@ fn latency_bound(
     Ok((bound, engine_secs))
 }
 
+/// The guestbook's deploy to `clusters` sim clusters: the apply of the workloads alone
+/// (the clusters and their federation are applied first), and the no-op plan after it.
+fn guestbook(bin: &Path, clusters: usize) -> Result<(f64, f64), String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let manifests = dir.path().join("guestbook");
+    std::fs::create_dir(&manifests).map_err(|e| e.to_string())?;
+    for (name, text) in GUESTBOOK {
+        std::fs::write(manifests.join(name), text).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(
+        dir.path().join("stack.yaml"),
+        gen::guestbook_fleet(clusters, "200ms", "guestbook/"),
+    )
+    .map_err(|e| e.to_string())?;
+    let common = ["-f", "stack.yaml", "--state-dir", "state"];
+    let run = |extra: &[&str]| {
+        let args = [&common[..], extra].concat();
+        fedstack(bin, dir.path(), &args, &[("FEDSTACK_SIM_LATENCY_SCALE", "1")])
+    };
+    run(&["apply", "--auto-approve", "--parallelism", "64", "--target", "federation_member.*"])?;
+    let (deploy, _) = run(&["apply", "--auto-approve", "--parallelism", "64"])?;
+    let (plan, out) = run(&["plan", "--detailed-exitcode"])?;
+    if !out.contains("No changes.") {
+        return Err(format!("the plan after the guestbook's apply on {clusters} clusters is not empty"));
+    }
+    Ok((deploy.secs, plan.secs))
+}
+
+/// The repository's guestbook, built in: the benchmark runs from any directory.
+const GUESTBOOK: [(&str, &str); 3] = [
+    ("frontend.yaml", include_str!("../../../examples/guestbook/frontend.yaml")),
+    ("redis-leader.yaml", include_str!("../../../examples/guestbook/redis-leader.yaml")),
+    ("redis-follower.yaml", include_str!("../../../examples/guestbook/redis-follower.yaml")),
+];
+
 pub fn run_all(bin: &Path, sizes: &[usize]) -> Result<(), String> {
     println!(
         "fedstack benchmark: {} ({} cores)",
@@ -180,6 +215,13 @@ pub fn run_all(bin: &Path, sizes: &[usize]) -> Result<(), String> {
             );
         }
     }
+    println!("\nworkloads (the guestbook, sim clusters with 200 ms a call; clusters and federation applied first):");
+    let (one, _) = guestbook(bin, 1)?;
+    let (fleet, _) = guestbook(bin, 50)?;
+    println!(
+        "  deploy to 1 cluster {one:.3} s, to 50 clusters {fleet:.3} s, ratio {:.2} (target <= 1.2)",
+        fleet / one
+    );
     println!("\nwith latency (dag of 1,000 data resources in 10 layers):");
     for (latency_ms, parallelism) in [(50u64, 1000usize), (50, 50), (500, 1000), (500, 50)] {
         let (bound, took) = latency_bound(bin, 1000, latency_ms, parallelism)?;

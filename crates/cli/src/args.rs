@@ -75,6 +75,8 @@ pub enum Command {
     Unjoin(JoinArgs),
     /// Move a weighted record's traffic to one target step by step (blue/green).
     Shift(ShiftArgs),
+    /// Show each workload on each cluster, read live: replicas, rollout, last error.
+    Status(StatusArgs),
     /// Inspect or edit the state.
     #[command(subcommand)]
     State(StateCommand),
@@ -173,6 +175,15 @@ pub struct ImportArgs {
     pub cloud_name: Option<String>,
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this workload.
+    pub workload: Option<String>,
+    /// Read again every 2 seconds and redraw in place (Ctrl-C stops).
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -43,7 +43,7 @@ impl Context {
         }
     }
 
-    /// Reads and validates the stack file.
+    /// Reads and validates the stack file, and the manifests of its workloads.
     pub fn stack(&self) -> Result<DesiredStack, CliError> {
         let shown = self.file.display().to_string();
         let text = std::fs::read_to_string(&self.file).map_err(|e| {
@@ -54,7 +54,10 @@ impl Context {
                 err
             }
         })?;
-        load_stack(&shown, &text, crate::clouds::CLOUDS).map_err(|d| CliError::new(d.to_string()))
+        let mut stack = load_stack(&shown, &text, crate::clouds::CLOUDS)
+            .map_err(|d| CliError::new(d.to_string()))?;
+        crate::workloads::render_objects(&mut stack, &shown)?;
+        Ok(stack)
     }
 
     /// Where the stack's state lives: its `state:` section, else `--state-dir`.

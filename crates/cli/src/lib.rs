@@ -7,6 +7,7 @@ mod context;
 mod error;
 pub mod render;
 mod terminal;
+mod workloads;
 
 use std::process::ExitCode;
 

@@ -45,7 +45,7 @@ fn example_stacks_load() {
     assert_eq!(sim.name, "multicloud-sim");
     // Same resources and attributes; only the clouds differ, and clusters on real
     // clouds also get their clouds' fields (EKS: its network, its roles).
-    assert_eq!(real.resources.len(), 24);
+    assert_eq!(real.resources.len(), 27);
     let cloud_only = [
         "release_channel",
         "network",

@@ -12,6 +12,7 @@
 //! - [`resources`]: the `federation_host` / `federation_member` resources on top of
 //!   [`federation`], for any [`resources::ClusterSource`] (local control planes, or
 //!   clusters reached through their clouds' `cluster_access`).
+//! - [`workload_resource`]: the `workload.<cluster>.<name>` resource over the same sources.
 //! - [`workloads`]: manifests (located YAML), server-side apply in dependency order with
 //!   an inventory, prune, bounded delete, drift and rollout status.
 //!
@@ -23,6 +24,7 @@ pub mod federation;
 mod kubeconfig;
 pub mod objects;
 pub mod resources;
+pub mod workload_resource;
 pub mod workloads;
 
 pub use client::{client_for, client_from_kubeconfig, get_text};

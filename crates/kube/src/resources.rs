@@ -1,4 +1,5 @@
-//! The `federation_host` and `federation_member` resources, on clusters found through a
+//! The `federation_host`, `federation_member` (and, in [`crate::workload_resource`],
+//! `workload`) resources, on clusters found through a
 //! [`ClusterSource`]: the local provider's own control planes, or any cluster whose cloud
 //! gives access (the `kubernetes` provider: GKE, EKS, AKS, mixed). What a resource reads
 //! and writes is the same whichever the source; only how a cluster is reached differs.
@@ -12,6 +13,7 @@ use fedstack_provider::{
 use serde_json::{json, Value};
 
 use crate::federation::{self, Cluster};
+use crate::workload_resource;
 use crate::objects::{check_name, Join, DEFAULT_NAMESPACE, IN_SYNC};
 use crate::Scope;
 
@@ -66,13 +68,13 @@ pub trait ClusterSource: Send + Sync {
 pub fn handles(kind: ResourceKind) -> bool {
     matches!(
         kind,
-        ResourceKind::FederationHost | ResourceKind::FederationMember
+        ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload
     )
 }
 
 fn not_federation(spec: &ResourceSpec) -> ProviderError {
     invalid(format!(
-        "{} is not a federation host or member",
+        "{} is not a federation host, member or workload",
         spec.address
     ))
 }
@@ -85,6 +87,7 @@ pub async fn read(
     match spec.address.kind {
         ResourceKind::FederationHost => read_host(source, spec).await,
         ResourceKind::FederationMember => read_member(source, spec).await,
+        ResourceKind::Workload => workload_resource::read_workload(source, spec).await,
         _ => Err(not_federation(spec)),
     }
 }
@@ -99,6 +102,7 @@ pub async fn ensure(
     match spec.address.kind {
         ResourceKind::FederationHost => ensure_host(source, spec, progress).await,
         ResourceKind::FederationMember => join(source, spec, progress).await,
+        ResourceKind::Workload => workload_resource::ensure_workload(source, spec, progress).await,
         _ => Err(not_federation(spec)),
     }
 }
@@ -112,6 +116,7 @@ pub async fn remove(
     match spec.address.kind {
         ResourceKind::FederationHost => remove_host(source, spec, progress).await,
         ResourceKind::FederationMember => unjoin(source, spec, progress).await,
+        ResourceKind::Workload => workload_resource::remove_workload(source, spec, progress).await,
         _ => Err(not_federation(spec)),
     }
 }
@@ -143,7 +148,7 @@ fn scope(spec: &ResourceSpec) -> Result<Scope, ProviderError> {
 }
 
 /// The cluster, or `NotFound` naming who needed it.
-async fn need_running(
+pub(crate) async fn need_running(
     source: &dyn ClusterSource,
     name: &str,
     spec: &ResourceSpec,

@@ -12,6 +12,7 @@ mod refresh;
 mod shift;
 mod sim;
 mod state;
+mod status;
 mod validate;
 
 use clap::CommandFactory;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Join(a) => join::run_join(&ctx, a),
         Command::Unjoin(a) => join::run_unjoin(&ctx, a),
         Command::Shift(a) => shift::run(&ctx, a),
+        Command::Status(a) => status::run(&ctx, a),
         Command::State(c) => state::run(&ctx, c),
         Command::Sim(c) => sim::run(&ctx, c),
         Command::Completions { shell } => {

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use fedstack_core::address::ResourceKind;
 use fedstack_core::plan::{Action, AttrDiff, Change, Plan, PlanMode, Summary};
 use serde_json::Value;
 
@@ -94,6 +95,12 @@ fn render_change(out: &mut String, c: &Change, style: Style) {
     };
     let width = diffs.iter().map(|d| d.name.len()).max().unwrap_or(0);
     for d in diffs {
+        if c.address.kind == ResourceKind::Workload && d.name == "objects" && !d.after_unknown {
+            for line in object_lines(d.before.as_ref(), d.after.as_ref(), style) {
+                let _ = writeln!(out, "      {line}");
+            }
+            continue;
+        }
         let after = if d.after_unknown {
             style.dim("(known after apply)")
         } else {
@@ -124,6 +131,55 @@ fn render_change(out: &mut String, c: &Change, style: Style) {
         }
         out.push('\n');
     }
+}
+
+/// A workload's objects, one line each that changes (`~ Deployment guestbook/frontend:
+/// spec.replicas: 3 -> 5`, `+ Service guestbook/frontend`), matched by kind, namespace
+/// and name.
+fn object_lines(before: Option<&Value>, after: Option<&Value>, style: Style) -> Vec<String> {
+    let list = |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();
+    let (before, after) = (list(before), list(after));
+    let key = |o: &Value| {
+        let group = o["apiVersion"]
+            .as_str()
+            .and_then(|a| a.rsplit_once('/'))
+            .map_or("", |(g, _)| g)
+            .to_string();
+        let kind = o["kind"].as_str().unwrap_or("?").to_string();
+        let ns = o["metadata"]["namespace"].as_str().map(str::to_string);
+        let name = o["metadata"]["name"].as_str().unwrap_or("?").to_string();
+        (group, kind, ns, name)
+    };
+    let label = |o: &Value| {
+        let (_, kind, ns, name) = key(o);
+        match ns {
+            Some(ns) => format!("{kind} {ns}/{name}"),
+            None => format!("{kind} {name}"),
+        }
+    };
+    let mut out = Vec::new();
+    for a in &after {
+        match before.iter().find(|b| key(b) == key(a)) {
+            None => out.push(format!("{} {}", style.green("+"), label(a))),
+            Some(b) => {
+                let changes = fedstack_kube::workloads::changes(b, a);
+                if !changes.is_empty() {
+                    out.push(format!(
+                        "{} {}: {}",
+                        style.yellow("~"),
+                        label(a),
+                        changes.join("; ")
+                    ));
+                }
+            }
+        }
+    }
+    for b in &before {
+        if !after.iter().any(|a| key(a) == key(b)) {
+            out.push(format!("{} {}", style.red("-"), label(b)));
+        }
+    }
+    out
 }
 
 /// A value as users read it: strings quoted, lists and maps inline.

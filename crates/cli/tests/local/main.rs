@@ -10,6 +10,7 @@
 #[path = "../cli/common.rs"]
 mod common;
 mod gke;
+mod guestbook;
 mod three_clouds;
 mod workloads;
 

@@ -249,32 +249,9 @@ pub async fn read_drift(cluster: &Cluster, set: &ManifestSet) -> Result<Vec<Obje
     let mut resolver = Resolver::new(cluster);
     let mut out = Vec::new();
     for m in &set.objects {
-        let mut m: Manifest = m.clone();
-        let Some(served) = resolver.resolve(&m.object).await? else {
-            out.push(ObjectDrift {
-                object: m.object.clone(),
-                source: m.source.clone(),
-                differences: None,
-            });
-            continue;
-        };
-        if served.namespaced && m.object.namespace.is_none() {
-            set_namespace(&mut m, &set.default_namespace);
-        }
-        let api = served.api(cluster, m.object.namespace.as_deref());
-        let live = api.get_opt(&m.object.name).await.map_err(|e| {
-            WorkloadError::from_kube(
-                &cluster.name,
-                format!("read {} in cluster {}", m.object, cluster.name),
-                e,
-            )
-        })?;
-        let differences = match live {
+        let differences = match read_live(&mut resolver, m, &set.default_namespace).await? {
             None => None,
             Some(live) => {
-                let live = serde_json::to_value(&live).map_err(|e| {
-                    WorkloadError::Invalid(format!("{}: cannot read it back: {e}", m.object))
-                })?;
                 let ds = diff(&m.object.kind, &m.body, &live);
                 if ds.is_empty() {
                     continue;
@@ -289,6 +266,166 @@ pub async fn read_drift(cluster: &Cluster, set: &ManifestSet) -> Result<Vec<Obje
         });
     }
     Ok(out)
+}
+
+/// The live object of manifest `m` (namespaced kinds that name no namespace are looked
+/// for in `default_namespace`); `None` when it, or its kind, does not exist.
+pub(crate) async fn read_live(
+    resolver: &mut Resolver<'_>,
+    m: &Manifest,
+    default_namespace: &str,
+) -> Result<Option<Value>> {
+    let cluster = resolver.cluster;
+    let mut m: Manifest = m.clone();
+    let Some(served) = resolver.resolve(&m.object).await? else {
+        return Ok(None);
+    };
+    if served.namespaced && m.object.namespace.is_none() {
+        set_namespace(&mut m, default_namespace);
+    }
+    let api = served.api(cluster, m.object.namespace.as_deref());
+    let live = api.get_opt(&m.object.name).await.map_err(|e| {
+        WorkloadError::from_kube(
+            &cluster.name,
+            format!("read {} in cluster {}", m.object, cluster.name),
+            e,
+        )
+    })?;
+    live.map(|l| {
+        serde_json::to_value(&l)
+            .map_err(|e| WorkloadError::Invalid(format!("{}: cannot read it back: {e}", m.object)))
+    })
+    .transpose()
+}
+
+/// The live object seen through `recorded` (an object of a workload's recorded form):
+/// the same shape, each field the recorded object sets holding the live value (absent
+/// where the live object has none), so equal to `recorded` exactly when nothing
+/// drifted. A Secret's data is its fingerprint, as in the recorded form.
+pub fn project(kind: &str, recorded: &Value, live: &Value) -> Value {
+    let Some(r) = recorded.as_object() else {
+        return recorded.clone();
+    };
+    let secret = kind == "Secret";
+    let mut out = serde_json::Map::new();
+    for (k, rv) in r {
+        let lv = live.get(k);
+        let v = match k.as_str() {
+            "apiVersion" | "kind" | "status" => Some(rv.clone()),
+            "metadata" => rv.as_object().map(|meta| {
+                let mut m = serde_json::Map::new();
+                for (mk, mrv) in meta {
+                    let v = if SERVER_METADATA.contains(&mk.as_str()) {
+                        Some(mrv.clone())
+                    } else {
+                        project_value(mrv, lv.and_then(|l| l.get(mk)))
+                    };
+                    if let Some(v) = v {
+                        m.insert(mk.clone(), v);
+                    }
+                }
+                Value::Object(m)
+            }),
+            "data" if secret => secret_fingerprint(live).map(|fp| Value::String(format!("{SENSITIVE} {fp}"))),
+            _ => project_value(rv, lv),
+        };
+        if let Some(v) = v {
+            out.insert(k.clone(), v);
+        }
+    }
+    Value::Object(out)
+}
+
+fn project_value(r: &Value, live: Option<&Value>) -> Option<Value> {
+    match (r, live) {
+        (Value::Object(m), Some(Value::Object(l))) => Some(Value::Object(
+            m.iter()
+                .filter_map(|(k, v)| project_value(v, l.get(k)).map(|p| (k.clone(), p)))
+                .collect(),
+        )),
+        (Value::Array(m), Some(Value::Array(l))) if m.iter().all(Value::is_object) => {
+            let names: Vec<Option<&str>> = m.iter().map(|i| i["name"].as_str()).collect();
+            let distinct = names.iter().all(Option::is_some)
+                && names.iter().enumerate().all(|(i, n)| !names[..i].contains(n));
+            let items: Vec<Value> = if distinct {
+                m.iter()
+                    .zip(names.iter().flatten())
+                    .filter_map(|(item, name)| {
+                        project_value(item, l.iter().find(|x| x["name"].as_str() == Some(name)))
+                    })
+                    .collect()
+            } else {
+                m.iter()
+                    .enumerate()
+                    .filter_map(|(i, item)| project_value(item, l.get(i)))
+                    .collect()
+            };
+            Some(Value::Array(items))
+        }
+        (Value::Array(m), Some(Value::Array(l))) => {
+            let same = m.len() == l.len() && m.iter().zip(l).all(|(a, b)| same_scalar(a, b));
+            Some(if same { r.clone() } else { Value::Array(l.clone()) })
+        }
+        // Asks for nothing in particular (as in `compare`).
+        (Value::Null, None) => Some(Value::Null),
+        (Value::Object(m), None) if m.is_empty() => Some(r.clone()),
+        (Value::Array(m), None) if m.is_empty() => Some(r.clone()),
+        (m, Some(l)) if same_scalar(m, l) => Some(m.clone()),
+        (_, Some(l)) => Some(l.clone()),
+        (_, None) => None,
+    }
+}
+
+/// What differs between two versions of one recorded object, one `path: before -> after`
+/// per changed field (`spec.replicas: 3 -> 5`), in the order of `after`.
+pub fn changes(before: &Value, after: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    change_lines("", Some(before), Some(after), &mut out);
+    out
+}
+
+fn change_lines(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec<String>) {
+    match (before, after) {
+        (Some(Value::Object(b)), Some(Value::Object(a))) => {
+            for (k, av) in a {
+                change_lines(&join(path, k), b.get(k), Some(av), out);
+            }
+            for (k, bv) in b {
+                if !a.contains_key(k) {
+                    change_lines(&join(path, k), Some(bv), None, out);
+                }
+            }
+        }
+        (Some(Value::Array(b)), Some(Value::Array(a)))
+            if a.iter().chain(b).all(|i| i["name"].is_string()) && !a.is_empty() =>
+        {
+            for item in a {
+                let name = item["name"].as_str().unwrap_or_default();
+                let prev = b.iter().find(|x| x["name"].as_str() == Some(name));
+                change_lines(&format!("{path}[name={name}]"), prev, Some(item), out);
+            }
+            for item in b {
+                let name = item["name"].as_str().unwrap_or_default();
+                if !a.iter().any(|x| x["name"].as_str() == Some(name)) {
+                    change_lines(&format!("{path}[name={name}]"), Some(item), None, out);
+                }
+            }
+        }
+        (Some(b), Some(a)) if same_scalar(b, a) => {}
+        (b, a) => {
+            let show = |v: Option<&Value>| v.map_or("(not set)".to_string(), short_value);
+            out.push(format!("{path}: {} -> {}", show(b), show(a)));
+        }
+    }
+}
+
+fn short_value(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 60 {
+        format!("{}...", s.chars().take(57).collect::<String>())
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]

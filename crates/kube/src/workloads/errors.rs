@@ -52,8 +52,9 @@ pub enum WorkloadError {
 impl WorkloadError {
     pub fn class(&self) -> ErrorClass {
         match self {
-            WorkloadError::Unreachable { .. } | WorkloadError::Timeout(_) => ErrorClass::Transient,
-            WorkloadError::Stuck { .. } => ErrorClass::Transient,
+            WorkloadError::Unreachable { .. } => ErrorClass::Unreachable,
+            // The bound is the user's (`timeout`): waiting it out again would multiply it.
+            WorkloadError::Timeout(_) | WorkloadError::Stuck { .. } => ErrorClass::Permanent,
             WorkloadError::NotOurs { .. } | WorkloadError::FieldConflict { .. } => {
                 ErrorClass::Permanent
             }
@@ -97,7 +98,11 @@ impl WorkloadError {
                 message: format!("{context}: {message}"),
             },
             KubeError::Invalid(m) | KubeError::Conflict(m) => WorkloadError::Invalid(m),
-            KubeError::Timeout(m) => WorkloadError::Timeout(m),
+            // A request that timed out: the cluster did not answer, not a rollout's bound.
+            KubeError::Timeout(m) => WorkloadError::Unreachable {
+                cluster: cluster.to_string(),
+                message: m,
+            },
         }
     }
 }

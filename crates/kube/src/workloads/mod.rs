@@ -12,6 +12,8 @@
 //! - [`delete_inventory`](delete::delete_inventory): delete everything, bounded waits
 //!   naming a stuck object and its finalizers;
 //! - [`readiness`]: rollout status and [`wait_rollout`](readiness::wait_rollout);
+//! - [`render`]: a cluster's share of the replicas and its overrides, and the recorded
+//!   form plans and state carry (Secret data as a fingerprint);
 //! - [`drift`]: what differs in the fields the manifests set (Secret values never shown).
 //!
 //! Errors are [`WorkloadError`]s; an unreachable cluster is
@@ -19,21 +21,26 @@
 
 pub mod apply;
 pub mod delete;
-mod discovery;
+pub(crate) mod discovery;
 pub mod drift;
 mod errors;
 mod kinds;
 pub mod manifests;
 mod object;
 pub mod order;
+mod patch;
 pub mod prune;
 pub mod readiness;
+pub mod render;
 mod watch;
 mod yaml;
 
 pub use apply::{apply, ApplyOptions, CRD_ESTABLISHED_TIMEOUT};
 pub use delete::{delete_inventory, DELETE_TIMEOUT, FOREGROUND_FINALIZER};
-pub use drift::{diff, read_drift, secret_fingerprint, Difference, ObjectDrift, SENSITIVE};
+pub use drift::{
+    changes, diff, project, read_drift, secret_fingerprint, Difference, ObjectDrift, SENSITIVE,
+};
+pub(crate) use drift::read_live;
 pub use errors::WorkloadError;
 pub use manifests::{
     load_manifests, manifests_from_str, manifests_from_texts, Manifest, ManifestError,
@@ -42,4 +49,5 @@ pub use manifests::{
 pub use object::{Inventory, InventoryEntry, ObjectRef};
 pub use order::{apply_order, delete_order};
 pub use prune::{prune, stale};
-pub use readiness::{has_rollout, rollout_of, wait_rollout, Rollout};
+pub use readiness::{has_rollout, read_rollout, rollout_of, wait_rollout, Rollout};
+pub use render::{from_recorded, recorded, render, RenderError};

@@ -271,34 +271,49 @@ pub(crate) fn selector_of(object: &Value) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(","))
 }
 
-/// Follows the rollout of `object` on `cluster`, calling `on_progress` whenever it
-/// changes, until it completes or fails (returned) or `timeout` passes (an error naming
-/// the object and where it was).
-pub async fn wait_rollout(
-    cluster: &Cluster,
-    object: &ObjectRef,
-    mut on_progress: impl FnMut(&Rollout),
-    timeout: Duration,
-) -> Result<Rollout> {
+/// The rollout of `object` on `cluster` as it is now (one read of it and its pods).
+pub async fn read_rollout(cluster: &Cluster, object: &ObjectRef) -> Result<Rollout> {
     if !has_rollout(&object.group, &object.kind) {
         return Ok(Rollout::Complete);
     }
     let mut resolver = Resolver::new(cluster);
     let served = resolver.require(object).await?;
-    let api = served.api(cluster, object.namespace.as_deref());
-    let pod_api: Option<Api<DynamicObject>> = object.namespace.as_deref().map(|ns| {
-        let gvk = GroupVersionKind::gvk("", "v1", "Pod");
-        Api::namespaced_with(
-            cluster.client.clone(),
-            ns,
-            &ApiResource::from_gvk_with_plural(&gvk, "pods"),
-        )
-    });
-    let context = |what: &str| format!("read {what} in cluster {}", cluster.name);
-    let deadline = Instant::now() + timeout;
-    let mut last: Option<Rollout> = None;
-    loop {
-        let live = api
+    Reader::new(cluster, object, served.api(cluster, object.namespace.as_deref()))
+        .read()
+        .await
+}
+
+/// Reads one object's rollout: the object and the pods its selector matches.
+struct Reader<'a> {
+    cluster: &'a Cluster,
+    object: &'a ObjectRef,
+    api: Api<DynamicObject>,
+    pods: Option<Api<DynamicObject>>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(cluster: &'a Cluster, object: &'a ObjectRef, api: Api<DynamicObject>) -> Self {
+        let pods = object.namespace.as_deref().map(|ns| {
+            let gvk = GroupVersionKind::gvk("", "v1", "Pod");
+            Api::namespaced_with(
+                cluster.client.clone(),
+                ns,
+                &ApiResource::from_gvk_with_plural(&gvk, "pods"),
+            )
+        });
+        Reader {
+            cluster,
+            object,
+            api,
+            pods,
+        }
+    }
+
+    async fn read(&self) -> Result<Rollout> {
+        let (cluster, object) = (self.cluster, self.object);
+        let context = |what: &str| format!("read {what} in cluster {}", cluster.name);
+        let live = self
+            .api
             .get_opt(&object.name)
             .await
             .map_err(|e| WorkloadError::from_kube(&cluster.name, context(&object.to_string()), e))?
@@ -310,7 +325,7 @@ pub async fn wait_rollout(
             })?;
         let live = serde_json::to_value(&live)
             .map_err(|e| WorkloadError::Invalid(format!("{object}: cannot read it: {e}")))?;
-        let pods = match (&pod_api, selector_of(&live)) {
+        let pods = match (&self.pods, selector_of(&live)) {
             (Some(pods), Some(selector)) => pods
                 .list(&ListParams::default().labels(&selector))
                 .await
@@ -327,7 +342,29 @@ pub async fn wait_rollout(
                 .collect(),
             _ => Vec::new(),
         };
-        let now = rollout_of(&object.kind, &live, &pods);
+        Ok(rollout_of(&object.kind, &live, &pods))
+    }
+}
+
+/// Follows the rollout of `object` on `cluster`, calling `on_progress` whenever it
+/// changes, until it completes or fails (returned) or `timeout` passes (an error naming
+/// the object and where it was).
+pub async fn wait_rollout(
+    cluster: &Cluster,
+    object: &ObjectRef,
+    mut on_progress: impl FnMut(&Rollout),
+    timeout: Duration,
+) -> Result<Rollout> {
+    if !has_rollout(&object.group, &object.kind) {
+        return Ok(Rollout::Complete);
+    }
+    let mut resolver = Resolver::new(cluster);
+    let served = resolver.require(object).await?;
+    let reader = Reader::new(cluster, object, served.api(cluster, object.namespace.as_deref()));
+    let deadline = Instant::now() + timeout;
+    let mut last: Option<Rollout> = None;
+    loop {
+        let now = reader.read().await?;
         if last.as_ref() != Some(&now) {
             on_progress(&now);
         }

@@ -473,7 +473,25 @@ impl SimProvider {
                     .and_then(Value::as_str)
                     .unwrap_or(workload);
                 put("id", json!(format!("{cluster}/{ns}/{workload}")));
-                // The sim runs no pods: a rollout completes after its latency.
+                // The sim runs no pods: a rollout completes after its latency, with
+                // every replica of its Deployments and StatefulSets ready.
+                let replicas: i64 = attrs
+                    .get("objects")
+                    .and_then(Value::as_array)
+                    .map(|objects| {
+                        objects
+                            .iter()
+                            .filter(|o| {
+                                o["apiVersion"].as_str() == Some("apps/v1")
+                                    && matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet" | "DaemonSet"))
+                                    || o["kind"].as_str() == Some("Job")
+                            })
+                            .map(|o| o["spec"]["replicas"].as_i64().unwrap_or(1))
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                put("desired", json!(replicas));
+                put("ready", json!(replicas));
                 put("rollout", json!("complete"));
             }
             ResourceKind::FederationMember => {

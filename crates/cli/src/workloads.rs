@@ -1,0 +1,78 @@
+//! The manifests of the stack's workloads, read when the stack is: each
+//! `workload.<cluster>.<name>` gets the objects its cluster will get (its share of the
+//! replicas, its overrides) as the `objects` attribute, in the recorded form (Secret
+//! data as a fingerprint), so plans show per object what changes. The core does no
+//! I/O; this is the edge that reads the files for it.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use fedstack_core::address::ResourceKind;
+use fedstack_core::stack::DesiredStack;
+use fedstack_core::value::Expr;
+use fedstack_kube::workloads::{load_manifests, recorded, render, ManifestSet};
+use serde_json::Value;
+
+use crate::error::CliError;
+
+fn literal<'a>(attrs: &'a fedstack_core::value::Attrs, key: &str) -> Option<&'a Value> {
+    match attrs.get(key) {
+        Some(Expr::Literal(v)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Adds `objects` to every workload resource of `stack` (declared in `stack_file`).
+/// Every problem is reported, one per line: the manifests' own at their file:line:column,
+/// an override that does not apply at the workload in the stack file.
+pub fn render_objects(stack: &mut DesiredStack, stack_file: &str) -> Result<(), CliError> {
+    let mut loaded: HashMap<(String, String), Result<ManifestSet, String>> = HashMap::new();
+    let mut problems: Vec<String> = Vec::new();
+    for res in &mut stack.resources {
+        if res.address.kind != ResourceKind::Workload {
+            continue;
+        }
+        let text = |k: &str| literal(&res.attrs, k).and_then(Value::as_str).map(str::to_string);
+        let (Some(path), Some(namespace)) = (text("manifests"), text("namespace")) else {
+            continue;
+        };
+        let set = loaded
+            .entry((path.clone(), namespace.clone()))
+            .or_insert_with(|| load_manifests(Path::new(&path), &namespace).map_err(|e| e.to_string()));
+        let set = match set {
+            Ok(s) => s,
+            Err(e) => {
+                if !problems.contains(e) {
+                    problems.push(e.clone());
+                }
+                continue;
+            }
+        };
+        let replicas = literal(&res.attrs, "replicas").and_then(Value::as_u64);
+        let overrides = literal(&res.attrs, "overrides")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        match render(set, replicas, &overrides) {
+            Ok(out) => {
+                res.attrs.insert("objects".into(), Expr::lit(recorded(&out)));
+            }
+            Err(e) => {
+                let (cluster, workload) = res.address.name.split_once('.').unwrap_or(("?", "?"));
+                problems.push(format!(
+                    "{stack_file}:{}:{}: workload `{workload}`, override {} of cluster `{cluster}`: {} (hint: {})",
+                    res.span.line,
+                    res.span.column,
+                    e.patch + 1,
+                    e.message,
+                    e.hint
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(problems.join("\n")))
+    }
+}

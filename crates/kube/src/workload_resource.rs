@@ -1,0 +1,411 @@
+//! The `workload.<cluster>.<name>` resource: one workload's manifests on one member
+//! cluster, found through the same [`ClusterSource`] as the federation resources.
+//!
+//! - create/update render the manifests from the files again (replicas, overrides) and
+//!   refuse when the result is not what the plan showed (`objects`); then record the
+//!   union of the previous and the new inventory on the cluster, apply, prune what left
+//!   the manifests, record the new inventory, and follow the rollouts;
+//! - read projects the live objects onto the recorded `objects` (drift is a difference
+//!   there) and reads the rollouts (outputs `desired`, `ready`, `rollout`);
+//! - delete removes the recorded inventory in reverse order, each object bounded by the
+//!   workload's `timeout`, naming what is stuck.
+//!
+//! The inventory lives on the cluster too (ConfigMap `kube-system/fedstack-workload-<name>`),
+//! written before anything is applied, so pruning never depends on a state write that a
+//! crash may have lost: an object is on the cluster only if some inventory lists it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fedstack_provider::{ErrorClass, Observed, Progress, ProviderError, ResourceSpec, ResourceStatus};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::core::ObjectMeta;
+use k8s_openapi::api::core::v1::ConfigMap;
+use serde_json::{json, Value};
+
+use crate::federation::Cluster;
+use crate::objects::{FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL};
+use crate::resources::{need_running, ClusterSource, View};
+use crate::workloads::render::{from_recorded, recorded, render};
+use crate::workloads::{
+    apply, delete_inventory, has_rollout, load_manifests, project, prune, read_rollout,
+    wait_rollout, ApplyOptions, Inventory, InventoryEntry, ManifestSet, Rollout, WorkloadError,
+};
+
+/// Where each cluster keeps its workloads' inventories.
+pub const RECORD_NAMESPACE: &str = "kube-system";
+/// Rollouts and deletions wait this long when the spec says nothing (5 minutes).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What a workload resource's attributes say.
+struct WorkloadSpec<'a> {
+    cluster: &'a str,
+    name: &'a str,
+    namespace: &'a str,
+    wait: bool,
+    adopt: bool,
+    timeout: Duration,
+}
+
+fn invalid(message: String) -> ProviderError {
+    ProviderError::new(ErrorClass::Invalid, message)
+}
+
+fn parse(spec: &ResourceSpec) -> Result<WorkloadSpec<'_>, ProviderError> {
+    let s = |k: &str| spec.attrs.get(k).and_then(Value::as_str);
+    let cluster = s("cluster").ok_or_else(|| invalid(format!("{} has no `cluster`", spec.address)))?;
+    let name = s("workload").ok_or_else(|| invalid(format!("{} has no `workload`", spec.address)))?;
+    Ok(WorkloadSpec {
+        cluster,
+        name,
+        namespace: s("namespace").unwrap_or(name),
+        wait: spec.attrs.get("wait").and_then(Value::as_bool).unwrap_or(true),
+        adopt: spec.attrs.get("adopt").and_then(Value::as_bool).unwrap_or(false),
+        timeout: spec
+            .attrs
+            .get("timeout")
+            .and_then(Value::as_u64)
+            .map_or(DEFAULT_TIMEOUT, Duration::from_millis),
+    })
+}
+
+fn record_name(workload: &str) -> String {
+    format!("fedstack-workload-{workload}")
+}
+
+/// The manifests of `spec` as its cluster gets them, read from its files. The errors are
+/// the loader's and the overrides', one per line.
+pub fn rendered(spec: &ResourceSpec) -> Result<ManifestSet, String> {
+    let namespace = spec
+        .attrs
+        .get("namespace")
+        .and_then(Value::as_str)
+        .or_else(|| spec.attrs.get("workload").and_then(Value::as_str))
+        .unwrap_or("default");
+    let path = spec
+        .attrs
+        .get("manifests")
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{} has no `manifests`", spec.address))?;
+    let set = load_manifests(Path::new(path), namespace).map_err(|e| e.to_string())?;
+    let replicas = spec.attrs.get("replicas").and_then(Value::as_u64);
+    let overrides = spec
+        .attrs
+        .get("overrides")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    render(&set, replicas, &overrides).map_err(|e| {
+        format!(
+            "{}: override {} of cluster {}: {} (hint: {})",
+            spec.address,
+            e.patch + 1,
+            spec.attrs.get("cluster").and_then(Value::as_str).unwrap_or("?"),
+            e.message,
+            e.hint
+        )
+    })
+}
+
+// ----- the inventory record on the cluster ------------------------------------------
+
+async fn read_record(cluster: &Cluster, workload: &str) -> Result<Option<Inventory>, ProviderError> {
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), RECORD_NAMESPACE);
+    let name = record_name(workload);
+    let cm = api.get_opt(&name).await.map_err(|e| {
+        WorkloadError::from_kube(
+            &cluster.name,
+            format!("read ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}", cluster.name),
+            e,
+        )
+    })?;
+    let Some(cm) = cm else {
+        return Ok(None);
+    };
+    let text = cm
+        .data
+        .as_ref()
+        .and_then(|d| d.get("inventory"))
+        .map(String::as_str)
+        .unwrap_or("[]");
+    serde_json::from_str(text).map(Some).map_err(|e| {
+        invalid(format!(
+            "ConfigMap {RECORD_NAMESPACE}/{name} in cluster {} is not a fedstack inventory ({e}) (hint: if something else made it, rename the workload)",
+            cluster.name
+        ))
+    })
+}
+
+async fn write_record(cluster: &Cluster, workload: &str, inventory: &[InventoryEntry]) -> Result<(), ProviderError> {
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), RECORD_NAMESPACE);
+    let name = record_name(workload);
+    let text = serde_json::to_string(inventory)
+        .map_err(|e| invalid(format!("cannot encode the inventory of {workload}: {e}")))?;
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(RECORD_NAMESPACE.into()),
+            labels: Some(BTreeMap::from([(MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string())])),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([("inventory".to_string(), text)])),
+        ..Default::default()
+    };
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&cm))
+        .await
+        .map_err(|e| {
+            WorkloadError::from_kube(
+                &cluster.name,
+                format!("write ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}", cluster.name),
+                e,
+            )
+        })?;
+    Ok(())
+}
+
+async fn delete_record(cluster: &Cluster, workload: &str) -> Result<(), ProviderError> {
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), RECORD_NAMESPACE);
+    let name = record_name(workload);
+    match api.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(WorkloadError::from_kube(
+            &cluster.name,
+            format!("delete ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}", cluster.name),
+            e,
+        )
+        .into()),
+    }
+}
+
+/// `a` followed by the entries of `b` it does not have.
+fn union(a: &[InventoryEntry], b: &[InventoryEntry]) -> Inventory {
+    let mut out = a.to_vec();
+    for e in b {
+        if !out.iter().any(|x| x.object.same_object(&e.object)) {
+            out.push(e.clone());
+        }
+    }
+    out
+}
+
+fn planned(set: &ManifestSet) -> Inventory {
+    set.objects
+        .iter()
+        .map(|m| InventoryEntry {
+            object: m.object.clone(),
+            uid: String::new(),
+        })
+        .collect()
+}
+
+// ----- rollouts ------------------------------------------------------------------------
+
+/// The rollouts of an inventory, summed: (desired, ready, state).
+async fn rollouts(cluster: &Cluster, inventory: &[InventoryEntry]) -> Result<(i64, i64, String), ProviderError> {
+    let (mut desired, mut ready, mut state) = (0, 0, "complete".to_string());
+    for e in inventory.iter().filter(|e| has_rollout(&e.object.group, &e.object.kind)) {
+        match read_rollout(cluster, &e.object).await? {
+            Rollout::Complete => {}
+            Rollout::Progressing { ready: r, desired: d, .. } => {
+                desired += d - d.min(0);
+                ready += r;
+                if state == "complete" {
+                    state = "progressing".into();
+                }
+                continue;
+            }
+            Rollout::Failed { reason } => {
+                state = format!("failed: {} {reason}", e.object);
+            }
+        }
+        let n = replicas_of(cluster, e).await?;
+        desired += n;
+        ready += n;
+    }
+    Ok((desired, ready, state))
+}
+
+/// A complete rollout's replicas (Deployments, StatefulSets: `spec.replicas`; others 1).
+async fn replicas_of(cluster: &Cluster, e: &InventoryEntry) -> Result<i64, ProviderError> {
+    if e.object.group != "apps" || !matches!(e.object.kind.as_str(), "Deployment" | "StatefulSet") {
+        return Ok(1);
+    }
+    let gvk = kube::api::GroupVersionKind::gvk(&e.object.group, &e.object.version, &e.object.kind);
+    let plural = format!("{}s", e.object.kind.to_lowercase());
+    let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, &plural);
+    let ns = e.object.namespace.as_deref().unwrap_or("default");
+    let api: Api<kube::api::DynamicObject> = Api::namespaced_with(cluster.client.clone(), ns, &ar);
+    let o = api.get_opt(&e.object.name).await.map_err(|err| {
+        WorkloadError::from_kube(&cluster.name, format!("read {} in cluster {}", e.object, cluster.name), err)
+    })?;
+    Ok(o.and_then(|o| o.data["spec"]["replicas"].as_i64()).unwrap_or(1))
+}
+
+fn outputs(w: &WorkloadSpec<'_>, desired: i64, ready: i64, rollout: &str) -> fedstack_core::value::Values {
+    let mut out = fedstack_core::value::Values::new();
+    out.insert("id".into(), json!(format!("{}/{}/{}", w.cluster, w.namespace, w.name)));
+    out.insert("desired".into(), json!(desired));
+    out.insert("ready".into(), json!(ready));
+    out.insert("rollout".into(), json!(rollout));
+    out
+}
+
+// ----- the resource ---------------------------------------------------------------------
+
+/// Reads a workload on its cluster; `None` when it has no inventory there.
+pub async fn read_workload(source: &dyn ClusterSource, spec: &ResourceSpec) -> Result<Option<Observed>, ProviderError> {
+    let w = parse(spec)?;
+    let cluster = match source.view(w.cluster).await? {
+        View::Missing => return Ok(None),
+        // What is on it cannot be seen: the recorded attributes stand.
+        View::Unreachable => {
+            return Ok(Some(Observed {
+                attrs: spec.attrs.clone(),
+                outputs: outputs(&w, 0, 0, &format!("unknown: {} is not running", source.describe(w.cluster))),
+                secrets: Default::default(),
+                status: ResourceStatus::Ready,
+            }))
+        }
+        View::Running(c) => c,
+    };
+    let Some(inventory) = read_record(&cluster, w.name).await? else {
+        return Ok(None);
+    };
+    let mut attrs = spec.attrs.clone();
+    if let Some(objects) = spec.attrs.get("objects") {
+        attrs.insert("objects".into(), live_objects(&cluster, objects, w.namespace).await?);
+    }
+    attrs.insert("inventory".into(), json!(inventory));
+    let (desired, ready, rollout) = rollouts(&cluster, &inventory).await?;
+    Ok(Some(Observed {
+        attrs,
+        outputs: outputs(&w, desired, ready, &rollout),
+        secrets: Default::default(),
+        status: ResourceStatus::Ready,
+    }))
+}
+
+/// The live objects projected onto the recorded ones; a missing object is left out.
+async fn live_objects(cluster: &Cluster, objects: &Value, namespace: &str) -> Result<Value, ProviderError> {
+    let set = from_recorded(objects, namespace)
+        .map_err(|e| invalid(format!("the recorded objects do not read back: {e}")))?;
+    let mut resolver = crate::workloads::discovery::Resolver::new(cluster);
+    let mut out = Vec::new();
+    for m in &set.objects {
+        if let Some(live) = crate::workloads::read_live(&mut resolver, m, &set.default_namespace).await? {
+            out.push(project(&m.object.kind, &m.body, &live));
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+/// Applies (create, update and adopt alike), prunes and follows the rollouts.
+pub async fn ensure_workload(
+    source: &dyn ClusterSource,
+    spec: &ResourceSpec,
+    progress: &dyn Progress,
+) -> Result<Observed, ProviderError> {
+    source.writable(&format!("apply {}", spec.address))?;
+    let w = parse(spec)?;
+    let set = rendered(spec).map_err(invalid)?;
+    if let Some(expected) = spec.attrs.get("objects") {
+        if recorded(&set) != *expected {
+            return Err(invalid(format!(
+                "{}: the manifests in {} changed since the plan was made (hint: run `fedstack plan` again)",
+                spec.address,
+                spec.attrs.get("manifests").and_then(Value::as_str).unwrap_or("?")
+            )));
+        }
+    }
+    let cluster = need_running(source, w.cluster, spec, progress).await?;
+    let previous = read_record(&cluster, w.name).await?.unwrap_or_default();
+    write_record(&cluster, w.name, &union(&previous, &planned(&set))).await?;
+    let options = ApplyOptions {
+        adopt: w.adopt,
+        ..ApplyOptions::default()
+    };
+    let inventory = apply(&cluster, &set, &options, progress).await?;
+    let pruned = prune(&cluster, &previous, &inventory, w.timeout, progress).await?;
+    if !pruned.is_empty() {
+        let names: Vec<String> = pruned.iter().map(ToString::to_string).collect();
+        progress.status(&format!("pruned {}", names.join(", ")));
+    }
+    write_record(&cluster, w.name, &inventory).await?;
+    let (desired, ready, rollout) = if w.wait {
+        wait_all(&cluster, &inventory, w.timeout, progress).await?
+    } else {
+        rollouts(&cluster, &inventory).await?
+    };
+    let mut attrs = spec.attrs.clone();
+    attrs.insert("inventory".into(), json!(inventory));
+    Ok(Observed {
+        attrs,
+        outputs: outputs(&w, desired, ready, &rollout),
+        secrets: Default::default(),
+        status: ResourceStatus::Ready,
+    })
+}
+
+/// Waits for every rollout of `inventory`, all within `timeout`; a failed one fails the
+/// resource with its reason.
+async fn wait_all(
+    cluster: &Cluster,
+    inventory: &[InventoryEntry],
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<(i64, i64, String), ProviderError> {
+    let started = Instant::now();
+    for e in inventory.iter().filter(|e| has_rollout(&e.object.group, &e.object.kind)) {
+        let left = timeout.saturating_sub(started.elapsed());
+        let object = e.object.to_string();
+        let outcome = wait_rollout(
+            cluster,
+            &e.object,
+            |r| {
+                if let Rollout::Progressing { ready, desired, message } = r {
+                    progress.status(&format!(
+                        "{object}: {ready}/{desired} replicas available{} [{}s elapsed]",
+                        if message.is_empty() { String::new() } else { format!(" ({message})") },
+                        started.elapsed().as_secs()
+                    ));
+                }
+            },
+            left,
+        )
+        .await?;
+        if let Rollout::Failed { reason } = outcome {
+            return Err(ProviderError::new(
+                ErrorClass::Permanent,
+                format!("{object} in cluster {} failed to roll out: {reason}", cluster.name),
+            ));
+        }
+    }
+    rollouts(cluster, inventory).await
+}
+
+/// Deletes everything the workload put on its cluster (reverse apply order), then its
+/// inventory record.
+pub async fn remove_workload(
+    source: &dyn ClusterSource,
+    spec: &ResourceSpec,
+    progress: &dyn Progress,
+) -> Result<(), ProviderError> {
+    source.writable(&format!("delete {}", spec.address))?;
+    let w = parse(spec)?;
+    let Some(cluster) = source.running(w.cluster, progress).await? else {
+        // The cluster is gone, and its objects with it.
+        return Ok(());
+    };
+    let on_cluster = read_record(&cluster, w.name).await?.unwrap_or_default();
+    let in_state: Inventory = spec
+        .attrs
+        .get("inventory")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let inventory = union(&on_cluster, &in_state);
+    delete_inventory(&cluster, &inventory, w.timeout, progress).await?;
+    delete_record(&cluster, w.name).await
+}
