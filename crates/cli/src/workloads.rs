@@ -10,7 +10,7 @@ use std::path::Path;
 use fedstack_core::address::ResourceKind;
 use fedstack_core::stack::DesiredStack;
 use fedstack_core::value::Expr;
-use fedstack_kube::workloads::{load_manifests, recorded, render, ManifestSet};
+use fedstack_kube::workloads::{load_manifests, recorded, render, ManifestError, ManifestSet};
 use serde_json::Value;
 
 use crate::error::CliError;
@@ -36,9 +36,27 @@ pub fn render_objects(stack: &mut DesiredStack, stack_file: &str) -> Result<(), 
         let (Some(path), Some(namespace)) = (text("manifests"), text("namespace")) else {
             continue;
         };
+        let workload = res.address.name.split_once('.').map_or("?", |(_, w)| w).to_string();
+        let span = res.span;
         let set = loaded
             .entry((path.clone(), namespace.clone()))
-            .or_insert_with(|| load_manifests(Path::new(&path), &namespace).map_err(|e| e.to_string()));
+            .or_insert_with(|| {
+                load_manifests(Path::new(&path), &namespace).map_err(|errors| {
+                    let lines: Vec<String> = errors
+                        .0
+                        .iter()
+                        .map(|e| match e {
+                            // Where the stack names the files: the stack's location.
+                            ManifestError::Io { path, message } => format!(
+                                "{stack_file}:{}:{}: workload `{workload}`: manifests {path}: {message} (hint: `manifests` is a YAML file or directory relative to the stack file's directory)",
+                                span.line, span.column
+                            ),
+                            other => other.to_string(),
+                        })
+                        .collect();
+                    lines.join("\n")
+                })
+            });
         let set = match set {
             Ok(s) => s,
             Err(e) => {

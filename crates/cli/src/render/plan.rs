@@ -134,7 +134,7 @@ fn render_change(out: &mut String, c: &Change, style: Style) {
 }
 
 /// A workload's objects, one line each that changes (`~ Deployment guestbook/frontend:
-/// spec.replicas: 3 -> 5`, `+ Service guestbook/frontend`), matched by kind, namespace
+/// spec.replicas 3 -> 5`, `+ Service guestbook/frontend`), matched by kind, namespace
 /// and name.
 fn object_lines(before: Option<&Value>, after: Option<&Value>, style: Style) -> Vec<String> {
     let list = |v: Option<&Value>| v.and_then(Value::as_array).cloned().unwrap_or_default();

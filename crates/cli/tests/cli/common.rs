@@ -12,6 +12,26 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A reference stack of `stacks/`, for a test's temp dir: its workloads' manifests are
+/// the copy of `examples/` every [`Env`] has (so plans show no machine's paths).
+pub fn reference_stack(file: &str) -> String {
+    std::fs::read_to_string(repo().join("stacks").join(file))
+        .unwrap_or_else(|e| panic!("stacks/{file}: {e}"))
+        .replace("manifests: ../examples/", "manifests: examples/")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
 pub struct Env {
     pub dir: tempfile::TempDir,
     /// Extra environment for every command.
@@ -20,10 +40,12 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
-        Env {
+        let env = Env {
             dir: tempfile::tempdir().expect("temp dir"),
             vars: Vec::new(),
-        }
+        };
+        copy_tree(&repo().join("examples"), &env.path().join("examples"));
+        env
     }
 
     /// A temp dir holding `stack.yaml` with this text.
@@ -35,8 +57,7 @@ impl Env {
 
     /// The reference sim stack, with latencies scaled by `scale` (0 = instant).
     pub fn multicloud(scale: f64) -> Env {
-        let text = std::fs::read_to_string(repo().join("stacks/multicloud-sim.yaml"))
-            .expect("reference stack");
+        let text = reference_stack("multicloud-sim.yaml");
         let mut env = Env::with_stack(&text);
         env.var("FEDSTACK_SIM_LATENCY_SCALE", &scale.to_string());
         env

@@ -36,15 +36,12 @@ fn the_reference_three_cloud_stack_plans_from_scratch_without_credentials() {
     // Nothing is recorded yet, so a first plan reads no cloud: every provider of
     // stacks/multicloud.yaml is in this build and only credentials stand between it and
     // an apply.
-    let env = Env::with_stack(
-        &std::fs::read_to_string(crate::common::repo().join("stacks/multicloud.yaml"))
-            .expect("stack"),
-    );
+    let env = Env::with_stack(&crate::common::reference_stack("multicloud.yaml"));
     env.run(&["validate"]).success();
     let r = env.run(&["plan"]).success().clean();
     assert!(
         r.stdout
-            .contains("Plan: 24 to add, 0 to change, 0 to destroy."),
+            .contains("Plan: 27 to add, 0 to change, 0 to destroy."),
         "{}",
         r.stdout
     );

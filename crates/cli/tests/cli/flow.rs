@@ -8,12 +8,12 @@ use crate::common::Env;
 fn apply_then_no_changes_then_destroy_leaves_nothing() {
     let env = Env::multicloud(0.0);
     let declared = env.declared_addresses();
-    assert_eq!(declared.len(), 3 + 3 + 1 + 3 + 1 + 3 + 7, "{declared:?}");
+    assert_eq!(declared.len(), 3 + 3 + 1 + 3 + 1 + 3 + 7 + 3, "{declared:?}");
 
     let r = env.apply();
     assert!(
         r.stdout
-            .contains("Plan: 21 to add, 0 to change, 0 to destroy."),
+            .contains("Plan: 24 to add, 0 to change, 0 to destroy."),
         "{}",
         r.stdout
     );
@@ -30,7 +30,7 @@ fn apply_then_no_changes_then_destroy_leaves_nothing() {
     );
     assert!(
         r.stdout
-            .contains("Apply complete! Resources: 21 added, 0 changed, 0 destroyed."),
+            .contains("Apply complete! Resources: 24 added, 0 changed, 0 destroyed."),
         "{}",
         r.stdout
     );
@@ -49,7 +49,7 @@ fn apply_then_no_changes_then_destroy_leaves_nothing() {
     let d = env.run(&["destroy", "--auto-approve"]).success();
     assert!(
         d.stdout
-            .contains("Destroy complete! Resources: 21 destroyed."),
+            .contains("Destroy complete! Resources: 24 destroyed."),
         "{}",
         d.stdout
     );
@@ -91,7 +91,7 @@ fn create_cluster_then_configure_cluster_like_the_makefile() {
     let r = env.apply();
     assert!(
         r.stdout
-            .contains("Apply complete! Resources: 15 added, 0 changed, 0 destroyed."),
+            .contains("Apply complete! Resources: 18 added, 0 changed, 0 destroyed."),
         "{}",
         r.stdout
     );
@@ -106,7 +106,7 @@ fn create_cluster_then_configure_cluster_like_the_makefile() {
         .success();
     assert!(
         r.stdout
-            .contains("Destroy complete! Resources: 3 destroyed."),
+            .contains("Destroy complete! Resources: 6 destroyed."),
         "{}",
         r.stdout
     );
@@ -123,10 +123,15 @@ fn create_cluster_then_configure_cluster_like_the_makefile() {
 fn removing_a_member_plans_exactly_its_unjoin() {
     let env = Env::multicloud(0.0);
     env.apply();
-    let stack = env.read_stack().replace(
-        "members: [gke-sydney, eks-saopaulo, aks-toronto]",
-        "members: [gke-sydney, eks-saopaulo]",
-    );
+    // The member goes, and with it its share of the guestbook (its weight too: the
+    // others' shares grow).
+    let stack = env
+        .read_stack()
+        .replace(
+            "members: [gke-sydney, eks-saopaulo, aks-toronto]",
+            "members: [gke-sydney, eks-saopaulo]",
+        )
+        .replace(", aks-toronto: 1 }", " }");
     env.write_stack(&stack);
     let plan = env.run(&["plan", "--detailed-exitcode"]).code(2);
     assert!(
@@ -137,14 +142,20 @@ fn removing_a_member_plans_exactly_its_unjoin() {
     );
     assert!(
         plan.stdout
-            .contains("Plan: 0 to add, 0 to change, 1 to destroy."),
+            .contains("# workload.aks-toronto.guestbook will be destroyed (no longer in the stack)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("Plan: 0 to add, 2 to change, 2 to destroy."),
         "{}",
         plan.stdout
     );
     let r = env.apply();
     assert!(
         r.stdout
-            .contains("Apply complete! Resources: 0 added, 0 changed, 1 destroyed."),
+            .contains("Apply complete! Resources: 0 added, 2 changed, 2 destroyed."),
         "{}",
         r.stdout
     );
@@ -154,15 +165,19 @@ fn removing_a_member_plans_exactly_its_unjoin() {
     assert!(env
         .sim_addresses()
         .contains(&"cluster.aks-toronto".to_string()));
-    // And one line brings it back.
-    env.write_stack(&stack.replace(
-        "members: [gke-sydney, eks-saopaulo]",
-        "members: [gke-sydney, eks-saopaulo, aks-toronto]",
-    ));
+    // And the lines back bring it back.
+    env.write_stack(
+        &stack
+            .replace(
+                "members: [gke-sydney, eks-saopaulo]",
+                "members: [gke-sydney, eks-saopaulo, aks-toronto]",
+            )
+            .replace("eks-saopaulo: 1 }", "eks-saopaulo: 1, aks-toronto: 1 }"),
+    );
     let r = env.apply();
     assert!(
         r.stdout
-            .contains("Apply complete! Resources: 1 added, 0 changed, 0 destroyed."),
+            .contains("Apply complete! Resources: 2 added, 2 changed, 0 destroyed."),
         "{}",
         r.stdout
     );
@@ -180,7 +195,7 @@ fn saved_plan_applies_once_and_a_stale_one_is_refused() {
     assert_eq!(mode, 0o600);
     let r = env.run(&["apply", "first.plan"]).success();
     assert!(
-        r.stdout.contains("Apply complete! Resources: 21 added"),
+        r.stdout.contains("Apply complete! Resources: 24 added"),
         "{}",
         r.stdout
     );
@@ -274,7 +289,7 @@ fn json_progress_is_one_versioned_event_per_line() {
     }
     assert_eq!(types.first().map(String::as_str), Some("apply_start"));
     assert_eq!(types.last().map(String::as_str), Some("apply_done"));
-    assert_eq!(types.iter().filter(|t| *t == "step_done").count(), 21);
+    assert_eq!(types.iter().filter(|t| *t == "step_done").count(), 24);
 }
 
 #[test]

@@ -17,3 +17,4 @@ mod pipe;
 mod plan_output;
 mod s3_state;
 mod shift;
+mod workloads;

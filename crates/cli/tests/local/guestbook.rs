@@ -14,7 +14,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchP
 use kube::Client;
 use serde_json::{json, Value};
 
-use super::common::{repo, Env};
+use super::common::Env;
 use super::{assert_no_changes, client, pid_of, plan_changes, rt, testenv, timed, Cleanup};
 
 const CLUSTERS: [&str; 3] = ["local-a", "local-b", "local-c"];
@@ -72,7 +72,6 @@ stringData: {password: correct-horse-battery-staple}
 ";
 
 fn stack(placement: &[&str], weights: &[(&str, u32)], total: u32, override_c: bool) -> String {
-    let guestbook = repo().join("examples/guestbook");
     let clusters: String = CLUSTERS
         .iter()
         .map(|c| {
@@ -99,7 +98,7 @@ clusters:
   members: [local-a, local-b, local-c]
 workloads:
   guestbook:
-    manifests: {}
+    manifests: examples/guestbook/
     namespace: guestbook
     placement: {{ clusters: [{}] }}
     replicas: {{ total: {total}, weights: {{ {} }} }}
@@ -108,7 +107,6 @@ workloads:
     placement: {{ clusters: [local-b] }}
     timeout: 10s
 ",
-        guestbook.display(),
         placement.join(", "),
         weights.join(", ")
     )
@@ -271,7 +269,7 @@ fn the_guestbook_across_three_local_clusters() {
     let text = env.run(&["plan"]).success();
     assert!(
         text.stdout
-            .contains("~ Deployment guestbook/frontend: spec.replicas: 3 -> 1"),
+            .contains("~ Deployment guestbook/frontend: spec.replicas 3 -> 1"),
         "{}",
         text.stdout
     );

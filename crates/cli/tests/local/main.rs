@@ -66,8 +66,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn stack_text() -> String {
-    std::fs::read_to_string(common::repo().join("stacks/multicluster-local.yaml"))
-        .expect("stacks/multicluster-local.yaml")
+    common::reference_stack("multicluster-local.yaml")
 }
 
 fn timed(env: &Env, args: &[&str]) -> (Run, Duration) {

@@ -377,7 +377,7 @@ fn project_value(r: &Value, live: Option<&Value>) -> Option<Value> {
 }
 
 /// What differs between two versions of one recorded object, one `path: before -> after`
-/// per changed field (`spec.replicas: 3 -> 5`), in the order of `after`.
+/// per changed field (`spec.replicas 3 -> 5`), in the order of `after`.
 pub fn changes(before: &Value, after: &Value) -> Vec<String> {
     let mut out = Vec::new();
     change_lines("", Some(before), Some(after), &mut out);
@@ -414,7 +414,7 @@ fn change_lines(path: &str, before: Option<&Value>, after: Option<&Value>, out: 
         (Some(b), Some(a)) if same_scalar(b, a) => {}
         (b, a) => {
             let show = |v: Option<&Value>| v.map_or("(not set)".to_string(), short_value);
-            out.push(format!("{path}: {} -> {}", show(b), show(a)));
+            out.push(format!("{path} {} -> {}", show(b), show(a)));
         }
     }
 }
