@@ -176,7 +176,16 @@ fn guestbook(bin: &Path, clusters: usize) -> Result<(f64, f64), String> {
         let args = [&common[..], extra].concat();
         fedstack(bin, dir.path(), &args, &[("FEDSTACK_SIM_LATENCY_SCALE", "1")])
     };
-    run(&["apply", "--auto-approve", "--parallelism", "64", "--target", "federation_member.*"])?;
+    run(&[
+        "apply",
+        "--auto-approve",
+        "--parallelism",
+        "64",
+        "--target",
+        "federation_member.*",
+        "--target",
+        "node_pool.*",
+    ])?;
     let (deploy, _) = run(&["apply", "--auto-approve", "--parallelism", "64"])?;
     let (plan, out) = run(&["plan", "--detailed-exitcode"])?;
     if !out.contains("No changes.") {

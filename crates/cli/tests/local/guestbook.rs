@@ -162,7 +162,14 @@ fn the_guestbook_across_three_local_clusters() {
     // deploy itself.
     let (r, took) = timed(
         &env,
-        &["apply", "--auto-approve", "--target", "federation_member.*"],
+        &[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "federation_member.*",
+            "--target",
+            "node_pool.*",
+        ],
     );
     r.success().clean();
     eprintln!(

@@ -185,9 +185,13 @@ impl Loader<'_> {
             attrs.insert("wait".into(), Expr::lit(wait));
             attrs.insert("timeout".into(), Expr::lit(timeout));
             attrs.insert("adopt".into(), Expr::lit(adopt));
-            let member = Address::new(ResourceKind::FederationMember, cluster.clone());
+            // After the join, and after the cluster's node pools: pods need nodes to run.
+            let mut deps = vec![Address::new(ResourceKind::FederationMember, cluster.clone())];
+            if let Some(info) = self.clusters.get(&cluster) {
+                deps.extend(info.pools.iter().cloned());
+            }
             let address = Address::new(ResourceKind::Workload, format!("{cluster}.{name}"));
-            self.push(address, cloud.clone(), attrs, vec![member], key.span);
+            self.push(address, cloud.clone(), attrs, deps, key.span);
         }
     }
 
