@@ -35,8 +35,9 @@ pub struct State {
     /// Answer this many of the next requests with 429 + Retry-After: 1.
     pub throttle: AtomicUsize,
     pub throttled: AtomicUsize,
-    /// Hold every blob PUT once this many uploads were accepted (never answers).
+    /// Let this many blob PUTs through, hold every later one (never answer it).
     pub stall_after: Mutex<Option<usize>>,
+    admitted: AtomicUsize,
     /// Require Bearer tokens from our own /token endpoint.
     pub bearer: AtomicBool,
     /// Scopes of the token requests served.
@@ -65,6 +66,7 @@ impl Proxy {
             throttle: AtomicUsize::new(0),
             throttled: AtomicUsize::new(0),
             stall_after: Mutex::new(None),
+            admitted: AtomicUsize::new(0),
             bearer: AtomicBool::new(false),
             token_requests: Mutex::default(),
         });
@@ -99,6 +101,7 @@ impl State {
         self.log.lock().expect("log").clear();
         self.uploaded.lock().expect("uploaded").clear();
         self.uploaded_tx.send_replace(0);
+        self.admitted.store(0, Ordering::SeqCst);
     }
     /// Requests with this method whose path contains `part`.
     pub fn count(&self, method: &str, part: &str) -> usize {
@@ -195,7 +198,8 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
     let is_upload_put = method == "PUT" && path.contains("/blobs/uploads/");
     if is_upload_put {
         let stall = *st.stall_after.lock().expect("stall");
-        if stall.is_some_and(|n| st.uploaded.lock().expect("uploaded").len() >= n) {
+        // Counted on arrival, so that exactly n uploads can ever complete.
+        if stall.is_some_and(|n| st.admitted.fetch_add(1, Ordering::SeqCst) >= n) {
             std::future::pending::<()>().await;
         }
         if st
