@@ -109,10 +109,17 @@ impl Endpoint {
             .read_timeout(Duration::from_secs(60))
             .user_agent(concat!("fedstack-registry/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &settings.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| Error::Config {
+            let no_certs = || Error::Config {
                 registry: settings.host.clone(),
-                reason: "ca_pem holds no PEM certificates (hint: -----BEGIN CERTIFICATE----- blocks)".into(),
-            })?;
+                reason:
+                    "ca_pem holds no PEM certificates (hint: -----BEGIN CERTIFICATE----- blocks)"
+                        .into(),
+            };
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| no_certs())?;
+            if certs.is_empty() {
+                return Err(no_certs());
+            }
             builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| Error::Config {
@@ -171,7 +178,8 @@ impl Endpoint {
             for (k, v) in &req.headers {
                 rb = rb.header(k.clone(), v.as_str());
             }
-            if let Some(h) = self.auth_header(&req.scope).await {
+            let sent_auth = self.auth_header(&req.scope).await;
+            if let Some(h) = &sent_auth {
                 rb = rb.header(AUTHORIZATION, h);
             }
             if let Some(b) = &req.body {
@@ -191,7 +199,10 @@ impl Endpoint {
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED && !reauthed {
                 reauthed = true;
-                if self.on_unauthorized(resp.headers(), &req.scope).await? {
+                if self
+                    .on_unauthorized(resp.headers(), &req.scope, sent_auth.as_deref())
+                    .await?
+                {
                     attempt -= 1; // the challenge round trip is not a failed attempt
                     continue;
                 }
@@ -243,7 +254,12 @@ impl Endpoint {
 
     /// Learns the challenge of a 401 and fetches a token if it is Bearer. `true`:
     /// worth sending the request again.
-    async fn on_unauthorized(&self, headers: &HeaderMap, scope: &str) -> Result<bool> {
+    async fn on_unauthorized(
+        &self,
+        headers: &HeaderMap,
+        scope: &str,
+        sent: Option<&str>,
+    ) -> Result<bool> {
         let challenge = headers
             .get_all(WWW_AUTHENTICATE)
             .iter()
@@ -265,6 +281,12 @@ impl Endpoint {
                     realm: realm.clone(),
                     service: service.clone(),
                 });
+                // Parallel requests that were refused together fetch one token: the
+                // first does (holding the lock), the others find it here.
+                let now = state.header(creds, scope);
+                if now.is_some() && now.as_deref() != sent {
+                    return Ok(true);
+                }
                 let token = self.fetch_token(&realm, service.as_deref(), scope).await?;
                 state.tokens.insert(scope.to_string(), token);
                 Ok(true)
