@@ -75,7 +75,9 @@ mod tests {
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert_eq!(Digest::parse(d.as_str()), Ok(d));
-        assert!(Digest::parse("sha512:00").unwrap_err().contains("sha512"));
+        assert!(Digest::parse("sha512:00")
+            .expect_err("an error")
+            .contains("sha512"));
         assert!(Digest::parse("sha256:ABC").is_err());
         assert!(Digest::parse("latest").is_err());
     }

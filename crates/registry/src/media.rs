@@ -172,7 +172,7 @@ mod tests {
             d('b'),
             d('c')
         );
-        let (mt, m) = parse("img", Some("application/json"), img.as_bytes()).unwrap();
+        let (mt, m) = parse("img", Some("application/json"), img.as_bytes()).expect("a value");
         assert_eq!(mt, DOCKER_MANIFEST);
         assert_eq!(m.blobs().len(), 2, "the foreign layer is not copied");
         let idx = format!(
@@ -180,26 +180,30 @@ mod tests {
             d('a'),
             d('b')
         );
-        let (mt, m) = parse("idx", None, idx.as_bytes()).unwrap();
+        let (mt, m) = parse("idx", None, idx.as_bytes()).expect("a value");
         assert_eq!(mt, OCI_INDEX);
         let Manifest::Index { manifests } = m else {
             panic!()
         };
         assert_eq!(
-            manifests[0].platform.as_ref().unwrap().to_string(),
+            manifests[0].platform.as_ref().expect("a value").to_string(),
             "linux/arm/v7"
         );
         assert_eq!(manifests[1].platform, None);
-        let cut =
-            filtered_index("idx", idx.as_bytes(), &[Digest::parse(&d('b')).unwrap()]).unwrap();
-        let (_, m) = parse("cut", None, &cut).unwrap();
+        let cut = filtered_index(
+            "idx",
+            idx.as_bytes(),
+            &[Digest::parse(&d('b')).expect("a value")],
+        )
+        .expect("a value");
+        let (_, m) = parse("cut", None, &cut).expect("a value");
         assert!(matches!(m, Manifest::Index { manifests } if manifests.len() == 1));
         let e = parse(
             "v1",
             Some("application/vnd.docker.distribution.manifest.v1+prettyjws"),
             b"{}",
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert!(e.to_string().contains("unsupported"), "{e}");
     }
 }

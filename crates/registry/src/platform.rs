@@ -100,8 +100,11 @@ mod tests {
 
     #[test]
     fn parses_and_matches() {
-        assert_eq!(PlatformFilter::parse("all").unwrap(), PlatformFilter::All);
-        let f = PlatformFilter::parse("linux/amd64, linux/arm").unwrap();
+        assert_eq!(
+            PlatformFilter::parse("all").expect("a value"),
+            PlatformFilter::All
+        );
+        let f = PlatformFilter::parse("linux/amd64, linux/arm").expect("a value");
         let p = |a: &str, v: Option<&str>| Platform {
             os: "linux".into(),
             architecture: a.into(),

@@ -176,16 +176,16 @@ mod tests {
 
     #[test]
     fn parses_tags_and_digests() {
-        let r = ImageRef::parse("127.0.0.1:5000/team/app:v1.2").unwrap();
+        let r = ImageRef::parse("127.0.0.1:5000/team/app:v1.2").expect("a value");
         assert_eq!(r.registry, "127.0.0.1:5000");
         assert_eq!(r.repository, "team/app");
         assert_eq!(r.tag.as_deref(), Some("v1.2"));
         assert_eq!(r.reference(), "v1.2");
         let d = format!("sha256:{}", "a".repeat(64));
-        let r = ImageRef::parse(&format!("reg.example.com/app@{d}")).unwrap();
+        let r = ImageRef::parse(&format!("reg.example.com/app@{d}")).expect("a value");
         assert_eq!(r.reference(), d);
         assert_eq!(r.to_string(), format!("reg.example.com/app@{d}"));
-        let r = ImageRef::parse(&format!("localhost/a-b__c.d:t@{d}")).unwrap();
+        let r = ImageRef::parse(&format!("localhost/a-b__c.d:t@{d}")).expect("a value");
         assert_eq!(r.tag.as_deref(), Some("t"));
     }
 
@@ -205,7 +205,7 @@ mod tests {
             "reg.io:99999999/app:v1",
             " reg.io/app:v1",
         ] {
-            let e = ImageRef::parse(bad).unwrap_err().to_string();
+            let e = ImageRef::parse(bad).expect_err("an error").to_string();
             assert!(e.contains("hint:") && !e.contains('\n'), "{bad}: {e}");
         }
     }

@@ -68,7 +68,7 @@ async fn basic_auth_copies_and_a_wrong_password_is_a_clear_error_without_it() {
     let e = bad
         .copy(&from, &r(&format!("{}/other:v1", proxy.host())))
         .await
-        .unwrap_err();
+        .expect_err("an error");
     assert!(matches!(e, Error::Status { status: 401, .. }), "{e}");
     let shown = format!("{e} {e:?} {:?}", regs(PASSWORD));
     assert!(shown.contains("hint: check the credentials"), "{shown}");
@@ -152,7 +152,7 @@ async fn bearer_tokens_come_from_the_challenge_once_per_scope() {
         quick_opts(),
     )
     .expect("copier");
-    let e = refused.resolve(&to).await.unwrap_err();
+    let e = refused.resolve(&to).await.expect_err("an error");
     assert!(matches!(e, Error::Status { status: 401, .. }), "{e}");
     assert!(!format!("{e} {e:?}").contains("static-token-9f8e"));
 }
@@ -192,7 +192,7 @@ async fn https_with_a_custom_ca() {
         },
     )
     .expect("copier");
-    let e = untrusted.copy(&from, &to).await.unwrap_err();
+    let e = untrusted.copy(&from, &to).await.expect_err("an error");
     assert!(matches!(e, Error::Transport { .. }), "{e}");
     assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
 

@@ -164,7 +164,7 @@ async fn a_platform_filter_pushes_a_new_index_of_the_kept_children() {
     let e = copier(&[src.host(), dst.host()], opts)
         .copy(&from, &to)
         .await
-        .unwrap_err();
+        .expect_err("an error");
     assert!(matches!(e, Error::NoMatchingPlatform { .. }), "{e}");
     assert!(e.to_string().contains("linux/s390x"), "{e}");
 }
@@ -317,7 +317,7 @@ async fn missing_sources_and_plans_are_reported_without_writing() {
             &r(&format!("{}/nope:v1", proxy.host())),
         )
         .await
-        .unwrap_err();
+        .expect_err("an error");
     assert!(matches!(e, Error::NotFound { .. }), "{e}");
     assert!(e.to_string().contains("/v2/nope/manifests/v1"), "{e}");
 

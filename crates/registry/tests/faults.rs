@@ -123,7 +123,7 @@ async fn retries_that_run_out_name_the_path_and_status() {
     let e = c
         .resolve(&r(&format!("{}/app:v1", proxy.host())))
         .await
-        .unwrap_err();
+        .expect_err("an error");
     let msg = e.to_string();
     assert!(matches!(e, Error::Status { status: 429, .. }), "{msg}");
     // (A HEAD answer has no body, so no registry error code to quote.)
@@ -146,7 +146,10 @@ async fn retries_that_run_out_name_the_path_and_status() {
         o.retry.max_attempts = 2;
         o
     });
-    let e = c.resolve(&r("127.0.0.1:1/app:v1")).await.unwrap_err();
+    let e = c
+        .resolve(&r("127.0.0.1:1/app:v1"))
+        .await
+        .expect_err("an error");
     assert!(matches!(e, Error::Transport { attempts: 2, .. }), "{e}");
     assert!(
         e.to_string().contains("127.0.0.1:1/v2/app/manifests/v1"),
