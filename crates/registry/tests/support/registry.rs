@@ -88,6 +88,7 @@ pub struct RegistryProc {
 impl RegistryProc {
     pub async fn start(opts: Opts) -> RegistryProc {
         let bin = registry_bin();
+        record_peer_use();
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let mut yaml = format!(
@@ -191,4 +192,24 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port()
+}
+
+/// A line in `FEDSTACK_PEER_LOG` (make test sets it) for the suite's count of tests
+/// that ran against real peers: `registry <test binary> <test name>`.
+fn record_peer_use() {
+    let Some(path) = std::env::var_os("FEDSTACK_PEER_LOG") else {
+        return;
+    };
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(format!("registry {exe} {test}\n").as_bytes());
+    }
 }
