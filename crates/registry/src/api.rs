@@ -19,6 +19,15 @@ pub(crate) fn push_scope(repo: &str) -> String {
     format!("repository:{repo}:pull,push")
 }
 
+/// A mount needs push on the destination and pull on the source repository.
+pub(crate) fn mount_scope(repo: &str, from: &str) -> String {
+    format!("{} {}", push_scope(repo), pull_scope(from))
+}
+
+/// Manifests larger than this are refused (distribution's own limit is 4 MiB), so a
+/// broken registry cannot make us buffer without bound.
+const MAX_MANIFEST: usize = 4 << 20;
+
 const DIGEST_HEADER: &str = "docker-content-digest";
 
 fn header_digest(resp: &Response) -> Option<Digest> {
@@ -103,12 +112,21 @@ impl Endpoint {
         let resp = self.expect(&req, resp, &[StatusCode::OK]).await?;
         let announced = header_digest(&resp);
         let ct = content_type(&resp);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&req.method, &req.target, &e, 1))?;
-        let digest = Digest::of(&bytes);
         let what = format!("manifest {}/{repo}:{reference}", self.host());
+        let mut resp = resp;
+        let mut buf = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(&req.method, &req.target, &e, 1))?
+        {
+            buf.extend_from_slice(&chunk);
+            if buf.len() > MAX_MANIFEST {
+                return Err(Error::invalid_manifest(what, "larger than 4 MiB"));
+            }
+        }
+        let bytes = Bytes::from(buf);
+        let digest = Digest::of(&bytes);
         for expected in [Digest::parse(reference).ok(), announced]
             .into_iter()
             .flatten()
@@ -196,7 +214,7 @@ impl Endpoint {
         digest: &Digest,
         from: &str,
     ) -> Result<Option<String>> {
-        let scope = format!("{} {}", push_scope(repo), pull_scope(from));
+        let scope = mount_scope(repo, from);
         let req = Req::new(
             Method::POST,
             format!("/v2/{repo}/blobs/uploads/?mount={digest}&from={from}"),
@@ -245,7 +263,7 @@ impl Endpoint {
     /// the body streamed); Content-Length is the descriptor's size.
     pub async fn finish_upload(
         &self,
-        repo: &str,
+        scope: &str,
         location: &str,
         digest: &Digest,
         size: u64,
@@ -262,7 +280,7 @@ impl Endpoint {
             headers.insert(CONTENT_LENGTH, v);
         }
         let resp = self
-            .send_once(Method::PUT, &target, &push_scope(repo), headers, body)
+            .send_once(Method::PUT, &target, scope, headers, body)
             .await?;
         if resp.status() == StatusCode::CREATED {
             return Ok(());

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::api::Fetched;
+use crate::api::{mount_scope, push_scope, Fetched};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::http::{Endpoint, RequestCounts};
@@ -329,7 +329,7 @@ impl Copier {
     /// Does `dst` point at `digest` already? (One HEAD.)
     async fn dst_at(&self, dep: &Endpoint, dst: &ImageRef, digest: &Digest) -> Result<bool> {
         Ok(dep
-            .head_manifest(&dst.repository, dst.reference())
+            .head_manifest(&dst.repository, dst.push_reference())
             .await?
             .is_some_and(|h| h.digest == *digest))
     }
@@ -413,7 +413,7 @@ impl Copier {
         let pushed = dep
             .put_manifest(
                 &dst.repository,
-                dst.reference(),
+                dst.push_reference(),
                 &plan.media_type,
                 top_bytes,
             )
@@ -421,7 +421,7 @@ impl Copier {
         report.manifests_pushed += 1;
         // The invariant, checked at the destination itself.
         let at_dst = dep
-            .head_manifest(&dst.repository, dst.reference())
+            .head_manifest(&dst.repository, dst.push_reference())
             .await?
             .map(|h| h.digest);
         if at_dst.as_ref() != Some(&plan.destination_digest) || pushed != plan.destination_digest {
@@ -452,15 +452,20 @@ impl Copier {
                 .await?
             {
                 None => return Ok((Sent::Mounted, 0)),
-                Some(loc) => location = Some(loc),
+                // The registry opened an upload instead; it is used with the token of
+                // the mount's scope (which includes push on the destination).
+                Some(loc) => location = Some((loc, mount_scope(&dst.repository, &src.repository))),
             }
         }
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let loc = match location.take() {
+            let (loc, scope) = match location.take() {
                 Some(l) => l,
-                None => dep.start_upload(&dst.repository).await?,
+                None => (
+                    dep.start_upload(&dst.repository).await?,
+                    push_scope(&dst.repository),
+                ),
             };
             let resp = sep.get_blob(&src.repository, &blob.digest).await?;
             let (body, verdict) = Verifying::new(
@@ -470,7 +475,7 @@ impl Copier {
             );
             let result = dep
                 .finish_upload(
-                    &dst.repository,
+                    &scope,
                     &loc,
                     &blob.digest,
                     blob.size,
@@ -493,7 +498,10 @@ impl Copier {
                     actual,
                 });
             }
-            if attempt >= self.opts.retry.max_attempts || !worth_retrying(&err) {
+            // A 401 on the streamed PUT: the token expired since the POST (which
+            // renews it on the next attempt); once only.
+            let expired = attempt == 1 && matches!(err, Error::Status { status: 401, .. });
+            if attempt >= self.opts.retry.max_attempts || !(worth_retrying(&err) || expired) {
                 return Err(err);
             }
             tokio::time::sleep(self.opts.retry.delay(attempt, None)).await;

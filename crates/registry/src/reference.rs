@@ -86,6 +86,16 @@ impl ImageRef {
         }
     }
 
+    /// Where a copy writes: the tag if there is one (a `:tag@digest` destination is
+    /// pushed by tag, the digest being what the tag must end up at), else the digest.
+    pub fn push_reference(&self) -> &str {
+        match (&self.tag, &self.digest) {
+            (Some(t), _) => t,
+            (None, Some(d)) => d.as_str(),
+            (None, None) => "",
+        }
+    }
+
     /// The same repository at `digest` (no tag).
     pub fn with_digest(&self, digest: &Digest) -> ImageRef {
         ImageRef {
@@ -187,6 +197,8 @@ mod tests {
         assert_eq!(r.to_string(), format!("reg.example.com/app@{d}"));
         let r = ImageRef::parse(&format!("localhost/a-b__c.d:t@{d}")).expect("a value");
         assert_eq!(r.tag.as_deref(), Some("t"));
+        assert_eq!(r.reference(), d);
+        assert_eq!(r.push_reference(), "t");
     }
 
     #[test]

@@ -346,3 +346,41 @@ async fn missing_sources_and_plans_are_reported_without_writing() {
         "a plan only asks"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_tag_pinned_to_a_digest_is_pushed_by_tag_or_refused() {
+    let src = RegistryProc::start(Opts::default()).await;
+    let dst = RegistryProc::start(Opts::default()).await;
+    let img = push_image(
+        &Raw::new(&src.base()),
+        "app",
+        Some("v1"),
+        Flavor::Oci,
+        2,
+        1024,
+        &[],
+        ("linux", "amd64"),
+    )
+    .await;
+    let c = copier(&[src.host(), dst.host()], quick_opts());
+    let from = r(&format!("{}/app:v1", src.host()));
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let e = c
+        .copy(&from, &r(&format!("{}/app:v1@{wrong}", dst.host())))
+        .await
+        .expect_err("a digest the source does not have");
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    assert!(
+        Raw::new(&dst.base())
+            .get_manifest("app", "v1")
+            .await
+            .is_none(),
+        "nothing pushed"
+    );
+    c.copy(&from, &r(&format!("{}/app:v1@{}", dst.host(), img.digest)))
+        .await
+        .expect("copy");
+    Raw::new(&dst.base())
+        .verify_tree("app", "v1", &img.digest)
+        .await;
+}

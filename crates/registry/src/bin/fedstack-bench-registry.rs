@@ -138,7 +138,7 @@ struct LocalRegistry {
 
 impl LocalRegistry {
     async fn start(bin: &PathBuf) -> Result<LocalRegistry, String> {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir = scratch_dir()?;
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -184,6 +184,9 @@ impl LocalRegistry {
     fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+    fn dir(&self) -> &std::path::Path {
+        self._dir.path().parent().unwrap_or(self._dir.path())
+    }
     fn base(&self) -> String {
         format!("http://{}", self.host())
     }
@@ -194,6 +197,20 @@ impl Drop for LocalRegistry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The registries' storage: tmpfs (/dev/shm) when there is one, so that the figures
+/// are the copy tools' and not the disk's (a VM disk's fsync per blob dominated,
+/// and varied from run to run); else the temp dir. FEDSTACK_BENCH_DIR overrides.
+fn scratch_dir() -> Result<tempfile::TempDir, String> {
+    let base = std::env::var_os("FEDSTACK_BENCH_DIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()))
+        .unwrap_or_else(std::env::temp_dir);
+    tempfile::Builder::new()
+        .prefix("fedstack-bench-registry.")
+        .tempdir_in(&base)
+        .map_err(|e| format!("cannot make a scratch dir in {}: {e}", base.display()))
 }
 
 // --- generated images ----------------------------------------------------------
@@ -309,7 +326,7 @@ fn random(n: usize) -> Vec<u8> {
 const MIB: usize = 1024 * 1024;
 
 async fn bench(args: &[String]) -> Result<(), String> {
-    let mut runs = 3usize;
+    let mut runs = 5usize;
     let mut concurrency: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -458,7 +475,11 @@ async fn bench(args: &[String]) -> Result<(), String> {
     }
     rows.push(("no-op re-copy of 20 images".into(), median(f), median(k)));
 
-    println!("fedstack-bench-registry: {runs} runs each, median wall time; loopback registries (distribution v3), skopeo {}", skopeo_version(&skopeo));
+    println!(
+        "fedstack-bench-registry: {runs} runs each, median wall time; two loopback distribution registries (storage in {}), skopeo {}",
+        src.dir().display(),
+        skopeo_version(&skopeo)
+    );
     println!(
         "{:<30} {:>10} {:>10} {:>16}",
         "copy", "fedstack", "skopeo", "skopeo/fedstack"
