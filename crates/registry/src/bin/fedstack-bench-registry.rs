@@ -5,14 +5,18 @@
 //!   FEDSTACK_REGISTRY_BIN=.../registry fedstack-bench-registry [--runs N] [--concurrency N]
 //!   fedstack-bench-registry copy [--insecure-http HOST]... [--concurrency N] [--platforms all|os/arch,...] SRC DST [SRC DST]...
 //!
-//! The benchmark pushes a 60-layer image, a 4-platform index (platforms share a
-//! layer) and 20 small images to a source registry, then times, into fresh
-//! destination repositories each run: (a) the 60-layer copy, (b) the index copy
-//! (all platforms), (c) a no-op re-copy of the 20 images, each as
-//! `fedstack-bench-registry copy` (one process for all 20) and as `skopeo copy --all`
-//! (one process per image, as skopeo copies one image per run). It prints medians
-//! and the ratio skopeo/fedstack, and the requests the no-op sent to the
-//! destination. Figures only; nothing is asserted on time.
+//! The benchmark pushes a 60-layer image (1 MiB random layers), a 4-platform
+//! index (8 layers each plus one shared 2 MiB layer) and 20 small images to a source
+//! registry, then times (a) the 60-layer copy and (b) the index copy (all platforms),
+//! each run into a destination registry started for that run -- skopeo remembers
+//! where it saw blobs (/var/lib/containers/cache) and would mount them from an
+//! earlier run's repository instead of copying -- and (c) a no-op re-copy of the 20
+//! images to a registry that has them. fedstack runs as `fedstack-bench-registry
+//! copy` (one process, all 20 images in (c)); skopeo as `skopeo copy --all` (one
+//! process per image: it copies one image per run). Registries keep their storage on
+//! tmpfs when there is one (see `scratch_dir`). It prints the median, min and max of
+//! each, the ratio skopeo/fedstack of the medians, and the requests the no-op sent
+//! to each registry. Figures only; nothing is asserted on time.
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -387,13 +391,13 @@ async fn bench(args: &[String]) -> Result<(), String> {
     }
 
     let (s, d) = (src.host(), dst.host());
-    let fedstack = |pairs: Vec<(String, String)>| {
+    let fedstack = |to_host: &str, pairs: Vec<(String, String)>| {
         let mut c = Command::new(&me);
         c.arg("copy")
             .arg("--insecure-http")
             .arg(&s)
             .arg("--insecure-http")
-            .arg(&d);
+            .arg(to_host);
         if let Some(n) = &concurrency {
             c.arg("--concurrency").arg(n);
         }
@@ -417,24 +421,32 @@ async fn bench(args: &[String]) -> Result<(), String> {
         c
     };
 
+    // Each timed copy goes to a registry of its own, started for it: skopeo keeps a
+    // cache of where it saw each blob (/var/lib/containers/cache as root) and mounts
+    // from any repository of the same registry, so a second run into a fresh
+    // repository of the same registry would send nothing.
     let mut rows = Vec::new();
     for (name, repo) in [
         ("60-layer image (60 MiB)", "bench/big"),
         ("4-platform index (34 MiB)", "bench/multi"),
     ] {
         let (mut f, mut k) = (Vec::new(), Vec::new());
-        for run in 0..runs {
-            let from = format!("{s}/{repo}:v1");
-            f.push(time(fedstack(vec![(
-                from.clone(),
-                format!("{d}/fedstack{run}/{repo}:v1"),
-            )]))?);
+        let from = format!("{s}/{repo}:v1");
+        for _ in 0..runs {
+            let to = LocalRegistry::start(&bin).await?;
+            let h = to.host();
+            f.push(time(fedstack(
+                &h,
+                vec![(from.clone(), format!("{h}/{repo}:v1"))],
+            ))?);
+            drop(to);
+            let to = LocalRegistry::start(&bin).await?;
             k.push(time(skopeo_copy(
                 &from,
-                &format!("{d}/skopeo{run}/{repo}:v1"),
+                &format!("{}/{repo}:v1", to.host()),
             ))?);
         }
-        rows.push((name.to_string(), median(f), median(k)));
+        rows.push((name.to_string(), f, k));
     }
 
     // The no-op: the 20 images are at the destination already.
@@ -446,12 +458,12 @@ async fn bench(args: &[String]) -> Result<(), String> {
             )
         })
         .collect();
-    time(fedstack(pairs.clone()))?;
+    time(fedstack(&d, pairs.clone()))?;
     let (mut f, mut k) = (Vec::new(), Vec::new());
     let mut dst_requests = String::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let out = fedstack(pairs.clone())
+        let out = fedstack(&d, pairs.clone())
             .output()
             .map_err(|e| e.to_string())?;
         f.push(t.elapsed());
@@ -464,16 +476,17 @@ async fn bench(args: &[String]) -> Result<(), String> {
         let stdout = String::from_utf8_lossy(&out.stdout);
         dst_requests = stdout
             .lines()
-            .find(|l| l.starts_with(&format!("requests {d} ")))
-            .unwrap_or("")
-            .to_string();
+            .filter(|l| l.starts_with("requests "))
+            .map(|l| l.trim_start_matches("requests ").to_string())
+            .collect::<Vec<_>>()
+            .join("; ");
         let t = Instant::now();
         for (a, b) in &pairs {
             run(skopeo_copy(a, b))?;
         }
         k.push(t.elapsed());
     }
-    rows.push(("no-op re-copy of 20 images".into(), median(f), median(k)));
+    rows.push(("no-op re-copy of 20 images".into(), f, k));
 
     println!(
         "fedstack-bench-registry: {runs} runs each, median wall time; two loopback distribution registries (storage in {}), skopeo {}",
@@ -481,24 +494,28 @@ async fn bench(args: &[String]) -> Result<(), String> {
         skopeo_version(&skopeo)
     );
     println!(
-        "{:<30} {:>10} {:>10} {:>16}",
-        "copy", "fedstack", "skopeo", "skopeo/fedstack"
+        "load average: {} (the machine's other work shows in the spread)",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "{:<28} {:>22} {:>22} {:>16}",
+        "copy", "fedstack [min-max]", "skopeo [min-max]", "skopeo/fedstack"
     );
     for (name, f, k) in rows {
+        let (fm, km) = (median(&f), median(&k));
         println!(
-            "{name:<30} {:>9.3}s {:>9.3}s {:>15.2}x",
-            f.as_secs_f64(),
-            k.as_secs_f64(),
-            k.as_secs_f64() / f.as_secs_f64().max(1e-9)
+            "{name:<28} {:>22} {:>22} {:>15.2}x",
+            spread(fm, &f),
+            spread(km, &k),
+            km.as_secs_f64() / fm.as_secs_f64().max(1e-9)
         );
     }
-    println!(
-        "no-op re-copy, requests at the destination ({d}): {}",
-        dst_requests
-            .trim_start_matches("requests ")
-            .trim_start_matches(&d)
-            .trim()
-    );
+    println!("no-op re-copy of 20 images, requests per registry (source {s}, destination {d}): {dst_requests}");
     Ok(())
 }
 
@@ -520,9 +537,22 @@ fn run(mut c: Command) -> Result<(), String> {
     Ok(())
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// `0.275s [0.261-0.310]`.
+fn spread(median: Duration, v: &[Duration]) -> String {
+    let min = v.iter().min().copied().unwrap_or_default();
+    let max = v.iter().max().copied().unwrap_or_default();
+    format!(
+        "{:.3}s [{:.3}-{:.3}]",
+        median.as_secs_f64(),
+        min.as_secs_f64(),
+        max.as_secs_f64()
+    )
 }
 
 fn which(name: &str) -> Option<PathBuf> {
