@@ -1,8 +1,10 @@
 //! A blob's bytes on their way from the source's response to the destination's
-//! request, hashed as they pass. At the end of the source stream the sha256 and the
-//! length must be the descriptor's; if not, the stream ends in an error, so the
-//! upload is aborted before the registry could commit it, and the verdict is kept
-//! for the caller to report as a digest mismatch (not as a network failure).
+//! request, hashed as they pass. When the descriptor's size is reached, the sha256
+//! must be the descriptor's -- checked *before* the last chunk is handed on -- and
+//! the stream may not end early nor run long; if any fails, the stream ends in an
+//! error, so the destination never receives a complete wrong blob (the upload is
+//! aborted, never committed), and the verdict is kept for the caller to report as a
+//! digest mismatch (not as a network failure).
 //! Memory: one chunk of the source response at a time (hyper's buffers).
 
 use std::pin::Pin;
@@ -72,12 +74,23 @@ impl Stream for Verifying {
                 if let Some(h) = this.hasher.as_mut() {
                     h.update(&chunk);
                 }
+                // Checked before the last chunk goes out: with a Content-Length,
+                // hyper ends the request once it has the last byte and would not ask
+                // this stream for its end, so a wrong blob must never be complete.
+                if this.seen == this.size {
+                    if let Some(h) = this.hasher.take() {
+                        let actual = Digest::from_hasher(h);
+                        if actual != this.expected {
+                            return this.fail(actual.to_string());
+                        }
+                    }
+                }
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(std::io::Error::other(e)))),
             Poll::Ready(None) => {
                 let Some(h) = this.hasher.take() else {
-                    return Poll::Ready(None);
+                    return Poll::Ready(None); // checked with the last chunk
                 };
                 if this.seen != this.size {
                     return this.fail(format!(
@@ -85,6 +98,7 @@ impl Stream for Verifying {
                         this.seen, this.size
                     ));
                 }
+                // Only an empty blob gets here: it had no last chunk.
                 let actual = Digest::from_hasher(h);
                 if actual != this.expected {
                     return this.fail(actual.to_string());
@@ -92,5 +106,65 @@ impl Stream for Verifying {
                 Poll::Ready(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    async fn run(
+        chunks: &[&'static [u8]],
+        expected: Digest,
+        size: u64,
+    ) -> (Vec<u8>, bool, Option<String>) {
+        let inner = futures_util::stream::iter(
+            chunks
+                .iter()
+                .map(|c| Ok(Bytes::from_static(c)))
+                .collect::<Vec<_>>(),
+        );
+        let (mut s, verdict) = Verifying::new(Box::pin(inner), expected, size);
+        let mut out = Vec::new();
+        let mut failed = false;
+        while let Some(item) = s.next().await {
+            match item {
+                Ok(b) => out.extend_from_slice(&b),
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        let v = verdict.lock().expect("verdict").clone();
+        (out, failed, v)
+    }
+
+    #[tokio::test]
+    async fn passes_good_bytes_and_withholds_the_last_chunk_of_bad_ones() {
+        let good = Digest::of(b"hello world");
+        let (out, failed, v) = run(&[b"hello ", b"world"], good.clone(), 11).await;
+        assert_eq!(
+            (out.as_slice(), failed, v),
+            (&b"hello world"[..], false, None)
+        );
+        let (out, failed, v) = run(&[b"hello ", b"worlD"], good.clone(), 11).await;
+        assert_eq!(
+            out, b"hello ",
+            "the last chunk of a wrong blob is not handed on"
+        );
+        assert!(failed && v.is_some());
+        let (_, failed, v) = run(&[b"hello "], good.clone(), 11).await;
+        assert!(failed && v.expect("verdict").contains("6 bytes"));
+        let (_, failed, _) = run(&[b"hello world!"], good, 11).await;
+        assert!(failed);
+        let (out, failed, v) = run(&[], Digest::of(b""), 0).await;
+        assert!(
+            out.is_empty() && !failed && v.is_none(),
+            "an empty blob is fine"
+        );
+        let (_, failed, _) = run(&[], Digest::of(b"x"), 0).await;
+        assert!(failed);
     }
 }

@@ -227,3 +227,54 @@ async fn a_copy_killed_mid_way_resumes_sending_only_missing_blobs() {
         .verify_tree("app", "v1", &idx.digest)
         .await;
 }
+
+/// A source whose bytes do not match their digests: the blob's upload is aborted
+/// before the registry commits it, a manifest is refused when read; nothing is
+/// tagged at the destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_source_bytes_are_caught_while_streaming() {
+    let src = RegistryProc::start(Opts::default()).await;
+    let dst = RegistryProc::start(Opts::default()).await;
+    let proxy = Proxy::start(&src.base()).await;
+    let img = push_image(
+        &Raw::new(&src.base()),
+        "app",
+        Some("v1"),
+        Flavor::Oci,
+        2,
+        64 * 1024,
+        &[],
+        ("linux", "amd64"),
+    )
+    .await;
+    let c = copier(&[proxy.host(), dst.host()], quick_opts());
+    let from = r(&format!("{}/app:v1", proxy.host()));
+
+    *proxy.state.corrupt.lock().expect("corrupt") = Some("/blobs/".into());
+    let e = c
+        .copy(&from, &r(&format!("{}/app:v1", dst.host())))
+        .await
+        .expect_err("corrupt blobs");
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("blob sha256:"), "{e}");
+    let raw = Raw::new(&dst.base());
+    assert!(raw.get_manifest("app", "v1").await.is_none());
+    for b in &img.blobs {
+        let status = reqwest::Client::new()
+            .head(format!("{}/v2/app/blobs/{b}", dst.base()))
+            .send()
+            .await
+            .expect("HEAD")
+            .status()
+            .as_u16();
+        assert_eq!(status, 404, "a corrupted blob must not be committed: {b}");
+    }
+
+    *proxy.state.corrupt.lock().expect("corrupt") = Some("/manifests/".into());
+    let e = c
+        .copy(&from, &r(&format!("{}/app2:v1", dst.host())))
+        .await
+        .expect_err("corrupt manifest");
+    assert!(matches!(e, Error::DigestMismatch { .. }), "{e}");
+    assert!(e.to_string().contains("manifest"), "{e}");
+}

@@ -38,6 +38,8 @@ pub struct State {
     /// Let this many blob PUTs through, hold every later one (never answer it).
     pub stall_after: Mutex<Option<usize>>,
     admitted: AtomicUsize,
+    /// Flip the first byte of GET answers whose path contains this (e.g. `/blobs/`).
+    pub corrupt: Mutex<Option<String>>,
     /// Require Bearer tokens from our own /token endpoint.
     pub bearer: AtomicBool,
     /// Scopes of the token requests served.
@@ -67,6 +69,7 @@ impl Proxy {
             throttled: AtomicUsize::new(0),
             stall_after: Mutex::new(None),
             admitted: AtomicUsize::new(0),
+            corrupt: Mutex::new(None),
             bearer: AtomicBool::new(false),
             token_requests: Mutex::default(),
         });
@@ -272,9 +275,24 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
             b = b.header(k, v);
         }
     }
+    let corrupt = method == "GET"
+        && st
+            .corrupt
+            .lock()
+            .expect("corrupt")
+            .as_deref()
+            .is_some_and(|part| path.contains(part));
+    let mut first = corrupt;
     let stream = resp
         .bytes_stream()
-        .map_ok(Frame::data)
+        .map_ok(move |chunk| {
+            if std::mem::take(&mut first) && !chunk.is_empty() {
+                let mut v = chunk.to_vec();
+                v[0] ^= 0xff;
+                return Frame::data(Bytes::from(v));
+            }
+            Frame::data(chunk)
+        })
         .map_err(std::io::Error::other);
     Ok(b.body(BodyExt::boxed(StreamBody::new(stream)))
         .expect("response"))
