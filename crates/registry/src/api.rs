@@ -51,6 +51,16 @@ pub(crate) struct Fetched {
     pub digest: Digest,
 }
 
+/// What a mount request did.
+pub(crate) enum Mount {
+    Mounted,
+    /// The registry could not mount (e.g. the source repository lacks the blob) and
+    /// opened an upload instead (distribution does this).
+    Upload(String),
+    /// Refused outright: upload as if we had not asked.
+    Refused,
+}
+
 /// What HEAD of a manifest says.
 pub(crate) struct Head {
     pub digest: Digest,
@@ -205,15 +215,8 @@ impl Endpoint {
         self.expect(&req, resp, &[StatusCode::OK]).await
     }
 
-    /// POST a cross-repository mount; `Ok(None)`: mounted. `Ok(Some(location))`:
-    /// the registry could not mount (e.g. the source repository lacks it, or another
-    /// registry's rules) and opened an upload instead.
-    pub async fn mount_blob(
-        &self,
-        repo: &str,
-        digest: &Digest,
-        from: &str,
-    ) -> Result<Option<String>> {
+    /// POST a cross-repository mount.
+    pub async fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<Mount> {
         let scope = mount_scope(repo, from);
         let req = Req::new(
             Method::POST,
@@ -222,13 +225,13 @@ impl Endpoint {
         )
         .header(CONTENT_LENGTH, "0");
         let resp = self.send(&req).await?;
-        let resp = self
-            .expect(&req, resp, &[StatusCode::CREATED, StatusCode::ACCEPTED])
-            .await?;
-        if resp.status() == StatusCode::CREATED {
-            return Ok(None);
+        match resp.status() {
+            StatusCode::CREATED => Ok(Mount::Mounted),
+            StatusCode::ACCEPTED => Ok(Mount::Upload(self.location(&req, &resp)?)),
+            // Registries that do not do mounts, or not between these repositories
+            // (403 or 404 or 405 from some clouds' registries), still take uploads.
+            _ => Ok(Mount::Refused),
         }
-        self.location(&req, &resp).map(Some)
     }
 
     /// POST an upload session; its Location.

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use crate::api::{mount_scope, push_scope, Fetched};
+use crate::api::{mount_scope, push_scope, Fetched, Mount};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::http::{Endpoint, RequestCounts};
@@ -451,10 +451,13 @@ impl Copier {
                 .mount_blob(&dst.repository, &blob.digest, &src.repository)
                 .await?
             {
-                None => return Ok((Sent::Mounted, 0)),
+                Mount::Mounted => return Ok((Sent::Mounted, 0)),
                 // The registry opened an upload instead; it is used with the token of
                 // the mount's scope (which includes push on the destination).
-                Some(loc) => location = Some((loc, mount_scope(&dst.repository, &src.repository))),
+                Mount::Upload(loc) => {
+                    location = Some((loc, mount_scope(&dst.repository, &src.repository)))
+                }
+                Mount::Refused => {}
             }
         }
         let mut attempt: u32 = 0;

@@ -189,7 +189,7 @@ impl Endpoint {
             let resp = match rb.send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    if attempt < self.retry.max_attempts {
+                    if attempt < self.retry.max_attempts && !is_tls_rejection(&e) {
                         tokio::time::sleep(self.retry.delay(attempt, None)).await;
                         continue;
                     }
@@ -422,6 +422,33 @@ fn short(e: &reqwest::Error) -> String {
         Some(c) => format!("{kind}: {c}"),
         None => kind.to_string(),
     }
+}
+
+/// A certificate or TLS protocol error: the same on every attempt, so not retried
+/// (a registry with an untrusted certificate should fail at once, not after backoff).
+fn is_tls_rejection(e: &reqwest::Error) -> bool {
+    // rustls' error arrives inside an io::Error (tokio-rustls) inside another
+    // (hyper-rustls); io::Error's source() skips its payload, so look inside.
+    fn is_rustls(c: &(dyn std::error::Error + 'static)) -> bool {
+        if c.is::<rustls::Error>() {
+            return true;
+        }
+        match c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => is_rustls(inner),
+            None => false,
+        }
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if is_rustls(c) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// HeaderValue for a string we built ourselves (digests, media types).

@@ -249,6 +249,39 @@ async fn same_registry_copies_mount_blobs_and_digest_references_need_no_source_h
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_refuses_mounts_gets_uploads() {
+    let reg = RegistryProc::start(Opts::default()).await;
+    let proxy = Proxy::start(&reg.base()).await;
+    proxy
+        .state
+        .refuse_mounts
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let img = push_image(
+        &Raw::new(&reg.base()),
+        "a",
+        Some("v1"),
+        Flavor::Oci,
+        3,
+        4096,
+        &[],
+        ("linux", "amd64"),
+    )
+    .await;
+    let c = copier(&[proxy.host()], quick_opts());
+    let report = c
+        .copy(
+            &r(&format!("{}/a:v1", proxy.host())),
+            &r(&format!("{}/b:v1", proxy.host())),
+        )
+        .await
+        .expect("copy");
+    assert_eq!((report.blobs_mounted, report.blobs_copied), (0, 4));
+    Raw::new(&reg.base())
+        .verify_tree("b", "v1", &img.digest)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_and_delete_with_and_without_deletes_enabled() {
     let yes = RegistryProc::start(Opts {
         delete: true,

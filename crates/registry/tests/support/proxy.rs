@@ -40,6 +40,8 @@ pub struct State {
     admitted: AtomicUsize,
     /// Flip the first byte of GET answers whose path contains this (e.g. `/blobs/`).
     pub corrupt: Mutex<Option<String>>,
+    /// Answer mount requests 405, as registries without cross-repository mounts do.
+    pub refuse_mounts: AtomicBool,
     /// Require Bearer tokens from our own /token endpoint.
     pub bearer: AtomicBool,
     /// Scopes of the token requests served.
@@ -70,6 +72,7 @@ impl Proxy {
             stall_after: Mutex::new(None),
             admitted: AtomicUsize::new(0),
             corrupt: Mutex::new(None),
+            refuse_mounts: AtomicBool::new(false),
             bearer: AtomicBool::new(false),
             token_requests: Mutex::default(),
         });
@@ -196,6 +199,16 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
             429,
             &[("retry-after", "1".into())],
             r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
+        ));
+    }
+    if st.refuse_mounts.load(Ordering::SeqCst)
+        && method == "POST"
+        && query.as_deref().is_some_and(|q| q.contains("mount="))
+    {
+        return Ok(full(
+            405,
+            &[],
+            r#"{"errors":[{"code":"UNSUPPORTED","message":"no mounts here"}]}"#,
         ));
     }
     let is_upload_put = method == "PUT" && path.contains("/blobs/uploads/");
