@@ -141,7 +141,7 @@ impl Copier {
             s => {
                 return Err(Error::Status {
                     method: "DELETE".into(),
-                    registry: r.registry.clone(),
+                    registry: ep.base().to_string(),
                     path: format!("/v2/{}/manifests/{digest}", r.repository),
                     status: s,
                     detail: code.map(|c| format!(": {c}")).unwrap_or_default(),

@@ -29,6 +29,7 @@ pub enum Error {
     #[error("{method} {registry}{path}: HTTP {status}{detail}")]
     Status {
         method: String,
+        /// `http(s)://host[:port]`: the scheme shows whether insecure_http was set.
         registry: String,
         path: String,
         status: u16,
@@ -40,6 +41,7 @@ pub enum Error {
     #[error("{method} {registry}{path}: {reason} (after {attempts} attempts)")]
     Transport {
         method: String,
+        /// `http(s)://host[:port]`.
         registry: String,
         path: String,
         reason: String,

@@ -140,6 +140,11 @@ impl Endpoint {
         &self.settings.host
     }
 
+    /// `http(s)://host[:port]`, as errors name the registry.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn url(&self, target: &str) -> String {
         if target.starts_with("http://") || target.starts_with("https://") {
             target.to_string()
@@ -349,7 +354,7 @@ impl Endpoint {
     ) -> Error {
         Error::Transport {
             method: method.to_string(),
-            registry: self.settings.host.clone(),
+            registry: self.base.clone(),
             path: Endpoint::path_of(target),
             reason: short(e),
             attempts,
@@ -378,7 +383,7 @@ impl Endpoint {
         }
         Error::Status {
             method: method.to_string(),
-            registry: self.settings.host.clone(),
+            registry: self.base.clone(),
             path: Endpoint::path_of(target),
             status,
             detail,

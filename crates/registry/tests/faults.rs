@@ -128,7 +128,7 @@ async fn retries_that_run_out_name_the_path_and_status() {
     assert!(matches!(e, Error::Status { status: 429, .. }), "{msg}");
     // (A HEAD answer has no body, so no registry error code to quote.)
     assert!(
-        msg.contains("HEAD 127.0.0.1:")
+        msg.contains("HEAD http://127.0.0.1:")
             && msg.contains("/v2/app/manifests/v1: HTTP 429 after 3 attempts"),
         "{msg}"
     );
