@@ -221,4 +221,34 @@ mod tests {
             assert!(e.contains("hint:") && !e.contains('\n'), "{bad}: {e}");
         }
     }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        // Pieces of real references mixed with bytes that break naive slicing.
+        let parts = [
+            "reg.io",
+            "127.0.0.1:5000",
+            "/",
+            ":",
+            "@",
+            "sha256:",
+            "a",
+            "é",
+            "__",
+            "-",
+            ".",
+            "",
+            "\u{0}",
+            "9",
+        ];
+        let mut rng = fastrand::Rng::with_seed(12);
+        for _ in 0..20_000 {
+            let s: String = (0..rng.usize(0..10))
+                .map(|_| parts[rng.usize(..parts.len())])
+                .collect();
+            if let Err(e) = ImageRef::parse(&s) {
+                assert!(!e.to_string().contains('\n'));
+            }
+        }
+    }
 }
