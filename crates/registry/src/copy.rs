@@ -537,3 +537,22 @@ fn label(d: &Descriptor) -> String {
         .as_ref()
         .map_or_else(|| d.digest.to_string(), ToString::to_string)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Callers (a `promote` command, a webhook) spawn copies on tokio's pool.
+    #[test]
+    fn copies_are_send() {
+        fn is_send<T: Send>(_: &T) {}
+        fn is_sync<T: Sync>() {}
+        is_sync::<Copier>();
+        let c = Copier::new([], CopyOptions::default()).expect("copier");
+        let a = ImageRef::parse("a.io/x:v1").expect("ref");
+        let f = c.copy(&a, &a);
+        is_send(&f);
+        let p = c.plan_copy(&a, &a);
+        is_send(&p);
+    }
+}
