@@ -189,6 +189,7 @@ impl Copier {
         let mut dst_checked = false;
         if *filter == PlatformFilter::All || is_image(&src_type) {
             dst_checked = true;
+            check_pin(dst, &src_digest)?;
             if self.dst_at(&dep, dst, &src_digest).await? {
                 plan.up_to_date = true;
                 return Ok(plan);
@@ -229,15 +230,7 @@ impl Copier {
                 kept.into_iter().cloned().collect()
             }
         };
-        if let Some(want) = &dst.digest {
-            if *want != plan.destination_digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("destination {dst}"),
-                    expected: want.to_string(),
-                    actual: plan.destination_digest.to_string(),
-                });
-            }
-        }
+        check_pin(dst, &plan.destination_digest)?;
         if !dst_checked && self.dst_at(&dep, dst, &plan.destination_digest).await? {
             plan.up_to_date = true;
             return Ok(plan);
@@ -522,6 +515,18 @@ fn worth_retrying(e: &Error) -> bool {
         Error::Transport { .. } => true,
         Error::Status { status, .. } => retryable_status(*status),
         _ => false,
+    }
+}
+
+/// A `:tag@digest` destination: what we would push must be that digest.
+fn check_pin(dst: &ImageRef, will_push: &Digest) -> Result<()> {
+    match &dst.digest {
+        Some(want) if want != will_push => Err(Error::DigestMismatch {
+            what: format!("destination {dst}"),
+            expected: want.to_string(),
+            actual: will_push.to_string(),
+        }),
+        _ => Ok(()),
     }
 }
 
