@@ -1,22 +1,24 @@
-//! A fault-injecting HTTP proxy in front of one registry: it logs every request
+//! A fault-injecting HTTP/1.1 proxy in front of one registry: it logs every request
 //! (method, path), records the blob uploads the registry accepted, and on demand
-//! cuts a blob upload mid-way, answers 429 with Retry-After, stalls uploads after
-//! N (for kill -9 tests), or plays a Bearer token server in front of an anonymous
-//! registry.
+//! cuts a blob upload mid-way, answers 429 with Retry-After, refuses mounts, stalls
+//! uploads after N (for kill -9 tests), corrupts GET bodies, or plays a Bearer token
+//! server in front of an anonymous registry.
+//!
+//! Raw tokio TCP, like fedstack-moto's proxy, not a hyper server: hyper's `server`
+//! feature in a dev-dependency would make `cargo test` build hyper (and reqwest, the
+//! cloud SDKs above it) a second time with other features than `cargo build`.
+//! One request per connection: the upstream is asked to close after its answer,
+//! which is then relayed byte for byte (its own framing) and the client's
+//! connection closed; the Host header is kept, so the registry's absolute upload
+//! Locations point back at the proxy.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
-use http_body_util::{combinators::BoxBody, BodyExt, BodyStream, Full, StreamBody};
-use hyper::body::{Frame, Incoming};
-use hyper::{Request, Response};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-
-type Body = BoxBody<Bytes, std::io::Error>;
 
 pub struct Proxy {
     pub addr: SocketAddr,
@@ -24,9 +26,8 @@ pub struct Proxy {
 }
 
 pub struct State {
-    upstream: String,
-    own: Mutex<String>,
-    http: reqwest::Client,
+    upstream: SocketAddr,
+    own: String,
     log: Mutex<Vec<(String, String)>>,
     uploaded: Mutex<Vec<String>>,
     uploaded_tx: watch::Sender<usize>,
@@ -38,7 +39,7 @@ pub struct State {
     /// Let this many blob PUTs through, hold every later one (never answer it).
     pub stall_after: Mutex<Option<usize>>,
     admitted: AtomicUsize,
-    /// Flip the first byte of GET answers whose path contains this (e.g. `/blobs/`).
+    /// Flip the first body byte of GET answers whose path contains this.
     pub corrupt: Mutex<Option<String>>,
     /// Answer mount requests 405, as registries without cross-repository mounts do.
     pub refuse_mounts: AtomicBool,
@@ -49,20 +50,18 @@ pub struct State {
 }
 
 impl Proxy {
+    /// `upstream_base`: `http://127.0.0.1:<port>` of the registry.
     pub async fn start(upstream_base: &str) -> Proxy {
-        super::init_crypto();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind proxy");
+        let upstream: SocketAddr = upstream_base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("upstream address");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("addr");
         let (tx, _) = watch::channel(0);
         let state = Arc::new(State {
-            upstream: upstream_base.to_string(),
-            own: Mutex::new(format!("http://{addr}")),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            upstream,
+            own: format!("http://{addr}"),
             log: Mutex::default(),
             uploaded: Mutex::default(),
             uploaded_tx: tx,
@@ -84,10 +83,7 @@ impl Proxy {
                 };
                 let st = st.clone();
                 tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| handle(st.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
+                    let _ = handle(st, stream).await;
                 });
             }
         });
@@ -127,67 +123,143 @@ impl State {
     }
 }
 
-fn full(status: u16, headers: &[(&str, String)], body: impl Into<Bytes>) -> Response<Body> {
-    let mut b = Response::builder().status(status);
-    for (k, v) in headers {
-        b = b.header(*k, v);
-    }
-    b.body(
-        Full::new(body.into())
-            .map_err(|e: Infallible| match e {})
-            .boxed(),
-    )
-    .expect("response")
+/// A request head: method, target (path?query), headers as (lowercase name, value).
+struct Head {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
 }
 
-async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, std::io::Error> {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().map(str::to_string);
-    let own = st.own.lock().expect("own").clone();
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn content_length(&self) -> usize {
+        self.header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Reads up to the end of the head; returns the head bytes' parse and what was read
+/// past it (the start of the body).
+async fn read_head(s: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = find(&buf, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            return Ok(Some((head, buf[end + 4..].to_vec())));
+        }
+        let n = s.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn parse_head(text: &str) -> Option<Head> {
+    let mut lines = text.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let method = first.next()?.to_string();
+    let target = first.next()?.to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Some(Head {
+        method,
+        target,
+        headers,
+    })
+}
+
+async fn respond(
+    s: &mut TcpStream,
+    status: u16,
+    headers: &[(&str, String)],
+    body: &str,
+) -> std::io::Result<()> {
+    let mut out = format!(
+        "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(body);
+    s.write_all(out.as_bytes()).await?;
+    s.shutdown().await
+}
+
+async fn handle(st: Arc<State>, mut client: TcpStream) -> std::io::Result<()> {
+    let Some((head_text, mut body_start)) = read_head(&mut client).await? else {
+        return Ok(());
+    };
+    let Some(head) = parse_head(&head_text) else {
+        return respond(&mut client, 400, &[], "bad request").await;
+    };
+    let (path, query) = match head.target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (head.target.clone(), String::new()),
+    };
+    let method = head.method.clone();
 
     if path == "/token" {
-        let q = query.unwrap_or_default();
-        let scopes: Vec<String> = q
+        let scopes: Vec<String> = query
             .split('&')
             .filter_map(|kv| kv.strip_prefix("scope="))
             .map(|s| {
                 s.replace("%3A", ":")
                     .replace("%2C", ",")
                     .replace("%2F", "/")
+                    .replace('+', " ")
             })
             .collect();
         st.token_requests
             .lock()
             .expect("tokens")
             .push(scopes.join(" "));
-        return Ok(full(
+        let body = format!(r#"{{"token":"tok-{}"}}"#, fastrand::u64(..));
+        return respond(
+            &mut client,
             200,
             &[("content-type", "application/json".into())],
-            format!(r#"{{"token":"tok-{}"}}"#, fastrand::u64(..)),
-        ));
+            &body,
+        )
+        .await;
     }
     st.log
         .lock()
         .expect("log")
         .push((method.clone(), path.clone()));
 
-    if st.bearer.load(Ordering::SeqCst) {
-        let ok = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("Bearer tok-"));
-        if !ok {
-            let challenge = format!(
-                r#"Bearer realm="{own}/token",service="fedstack-test",scope="repository:x:pull""#
-            );
-            return Ok(full(
-                401,
-                &[("www-authenticate", challenge)],
-                r#"{"errors":[{"code":"UNAUTHORIZED","message":"token please"}]}"#,
-            ));
-        }
+    let bearer = st.bearer.load(Ordering::SeqCst);
+    if bearer
+        && !head
+            .header("authorization")
+            .is_some_and(|v| v.starts_with("Bearer tok-"))
+    {
+        let challenge = format!(
+            r#"Bearer realm="{}/token",service="fedstack-test",scope="repository:x:pull""#,
+            st.own
+        );
+        return respond(
+            &mut client,
+            401,
+            &[("www-authenticate", challenge)],
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"token please"}]}"#,
+        )
+        .await;
     }
     if st
         .throttle
@@ -195,22 +267,24 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
         .is_ok()
     {
         st.throttled.fetch_add(1, Ordering::SeqCst);
-        return Ok(full(
+        return respond(
+            &mut client,
             429,
             &[("retry-after", "1".into())],
             r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}"#,
-        ));
+        )
+        .await;
     }
-    if st.refuse_mounts.load(Ordering::SeqCst)
-        && method == "POST"
-        && query.as_deref().is_some_and(|q| q.contains("mount="))
-    {
-        return Ok(full(
+    if st.refuse_mounts.load(Ordering::SeqCst) && method == "POST" && query.contains("mount=") {
+        return respond(
+            &mut client,
             405,
             &[],
             r#"{"errors":[{"code":"UNSUPPORTED","message":"no mounts here"}]}"#,
-        ));
+        )
+        .await;
     }
+    let len = head.content_length();
     let is_upload_put = method == "PUT" && path.contains("/blobs/uploads/");
     if is_upload_put {
         let stall = *st.stall_after.lock().expect("stall");
@@ -224,50 +298,64 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
             .is_ok()
         {
             // Read half the body, then drop the connection without an answer.
-            let len: usize = req
-                .headers()
-                .get("content-length")
-                .and_then(|v| v.to_str().ok()?.parse().ok())
-                .unwrap_or(0);
-            let mut body = BodyStream::new(req.into_body());
-            let mut seen = 0;
+            let mut seen = body_start.len();
+            let mut chunk = [0u8; 8192];
             while seen < len / 2 {
-                match body.next().await {
-                    Some(Ok(f)) => seen += f.data_ref().map_or(0, |d| d.len()),
-                    _ => break,
+                match client.read(&mut chunk).await? {
+                    0 => break,
+                    n => seen += n,
                 }
             }
-            return Err(std::io::Error::other("fault injected: upload cut mid-way"));
+            return Ok(());
         }
     }
 
-    // Forward, streaming both ways; the registry's absolute Locations are made to
-    // point back at us.
-    let url = format!(
-        "{}{}{}",
-        st.upstream,
-        path,
-        query.as_ref().map(|q| format!("?{q}")).unwrap_or_default()
-    );
-    let mut rb = st.http.request(req.method().clone(), url);
-    for (k, v) in req.headers() {
-        if k == "host" || (st.bearer.load(Ordering::SeqCst) && k == "authorization") {
+    // Forward: the head (Connection: close, Authorization dropped in bearer mode),
+    // then exactly Content-Length bytes of body.
+    let mut up = TcpStream::connect(st.upstream).await?;
+    let mut out = format!("{} {} HTTP/1.1\r\n", head.method, head.target);
+    for (k, v) in &head.headers {
+        if k == "connection" || k == "keep-alive" || (bearer && k == "authorization") {
             continue;
         }
-        rb = rb.header(k, v);
+        out.push_str(&format!("{k}: {v}\r\n"));
     }
-    let body = BodyStream::new(req.into_body())
-        .try_filter_map(|f| async move { Ok(f.into_data().ok()) })
-        .map_err(std::io::Error::other);
-    let resp = match rb.body(reqwest::Body::wrap_stream(body)).send().await {
-        Ok(r) => r,
-        Err(e) => return Err(std::io::Error::other(e)),
+    out.push_str("connection: close\r\n\r\n");
+    up.write_all(out.as_bytes()).await?;
+    body_start.truncate(len);
+    up.write_all(&body_start).await?;
+    let mut left = len - body_start.len();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let n = client.read(&mut chunk[..left.min(64 * 1024)]).await?;
+        if n == 0 {
+            return Ok(()); // the client gave up mid-body; so does the upstream request
+        }
+        up.write_all(&chunk[..n]).await?;
+        left -= n;
+    }
+
+    // The answer: its head is parsed for the status (and the corrupt mode), then
+    // everything is relayed until the upstream closes.
+    let Some((resp_head, mut rest)) = read_head(&mut up).await? else {
+        return Ok(());
     };
-    let status = resp.status().as_u16();
+    let status: u16 = resp_head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let corrupt = method == "GET"
+        && st
+            .corrupt
+            .lock()
+            .expect("corrupt")
+            .as_deref()
+            .is_some_and(|part| path.contains(part));
+    // Recorded before the answer is relayed: the copier may finish as soon as it
+    // has it, and a test then reads this.
     if is_upload_put && status == 201 {
         let digest = query
-            .as_deref()
-            .unwrap_or("")
             .split('&')
             .find_map(|kv| kv.strip_prefix("digest="))
             .unwrap_or("")
@@ -279,34 +367,24 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>
         };
         st.uploaded_tx.send_replace(n);
     }
-    let mut b = Response::builder().status(status);
-    for (k, v) in resp.headers() {
-        if k == "location" {
-            let l = v.to_str().unwrap_or("").replace(&st.upstream, &own);
-            b = b.header(k, l);
-        } else if k != "transfer-encoding" && k != "connection" {
-            b = b.header(k, v);
-        }
+    let mut flip = corrupt;
+    if flip && !rest.is_empty() {
+        rest[0] ^= 0xff;
+        flip = false;
     }
-    let corrupt = method == "GET"
-        && st
-            .corrupt
-            .lock()
-            .expect("corrupt")
-            .as_deref()
-            .is_some_and(|part| path.contains(part));
-    let mut first = corrupt;
-    let stream = resp
-        .bytes_stream()
-        .map_ok(move |chunk| {
-            if std::mem::take(&mut first) && !chunk.is_empty() {
-                let mut v = chunk.to_vec();
-                v[0] ^= 0xff;
-                return Frame::data(Bytes::from(v));
-            }
-            Frame::data(chunk)
-        })
-        .map_err(std::io::Error::other);
-    Ok(b.body(BodyExt::boxed(StreamBody::new(stream)))
-        .expect("response"))
+    client.write_all(resp_head.as_bytes()).await?;
+    client.write_all(b"\r\n\r\n").await?;
+    client.write_all(&rest).await?;
+    loop {
+        let n = up.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        if std::mem::take(&mut flip) {
+            chunk[0] ^= 0xff;
+        }
+        client.write_all(&chunk[..n]).await?;
+    }
+    client.shutdown().await?;
+    Ok(())
 }
