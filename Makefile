@@ -60,6 +60,8 @@ bench: peers
 	target/$(PROFILE)/fedstack-bench run --fedstack $(FEDSTACK)
 	FEDSTACK_MOTO_SERVER=$(CURDIR)/.venv-moto/bin/moto_server target/$(PROFILE)/fedstack-bench-route53 --fedstack $(FEDSTACK)
 	FEDSTACK_MOTO_SERVER=$(CURDIR)/.venv-moto/bin/moto_server target/$(PROFILE)/fedstack-bench-s3-state --fedstack $(FEDSTACK)
+	scripts/registry-testenv skopeo >/dev/null
+	FEDSTACK_REGISTRY_BIN=$$(scripts/registry-testenv path)/registry target/$(PROFILE)/fedstack-bench-registry
 
 dist:
 	cargo build --profile dist -p fedstack-cli
