@@ -1,5 +1,5 @@
 //! Deleting what an apply left ([`Inventory`]): in [`delete_order`], each with
-//! `propagationPolicy: Foreground` and the uid it was applied with as a precondition (an
+//! `propagationPolicy: Foreground` (custom resources: `Background`) and the uid it was applied with as a precondition (an
 //! object of the same name made by someone else since is not touched), then waiting on
 //! watch events until it is gone. Each object gets `timeout`; one still there after it is
 //! [`WorkloadError::Stuck`] naming it and the finalizers holding it. A kind the cluster no
@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::discovery::Resolver;
 use super::errors::{Result, WorkloadError};
+use super::kinds::is_builtin_group;
 use super::object::InventoryEntry;
 use super::order::delete_order;
 use super::watch::{wait_object, Waited};
@@ -54,7 +55,15 @@ pub(crate) async fn delete_one(
         return Ok(());
     };
     let api = served.api(cluster, object.namespace.as_deref());
-    let mut params = DeleteParams::foreground();
+    // Foreground for the API server's own kinds: the wait covers their dependents (a
+    // Deployment's ReplicaSets and Pods). A custom resource gets background deletion:
+    // the garbage collector learns new kinds only when it next re-reads discovery (every
+    // 30s), and until then would hold a foreground deletion of one on its finalizer.
+    let mut params = if is_builtin_group(&object.group) {
+        DeleteParams::foreground()
+    } else {
+        DeleteParams::background()
+    };
     if !entry.uid.is_empty() {
         params = params.preconditions(Preconditions {
             uid: Some(entry.uid.clone()),

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use fedstack_core::value::Values;
-use fedstack_provider::{ClusterAccess, ClusterCredentials, Progress, ProviderError};
+use fedstack_provider::{ClusterAccess, ClusterCredentials, ErrorClass, Progress, ProviderError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,6 +37,11 @@ const META_FORMAT: u32 = 1;
 /// How long each component gets to become healthy.
 const ETCD_TIMEOUT: Duration = Duration::from_secs(30);
 const APISERVER_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a process found running may take to answer its health check.
+const RUNNING_UNRESPONSIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// One health check's answer; a hung process must not hold the loop for a whole read
+/// timeout.
+const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 const CONTROLLER_MANAGER_TIMEOUT: Duration = Duration::from_secs(60);
 const SCHEDULER_TIMEOUT: Duration = Duration::from_secs(60);
 const KWOK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -321,8 +326,8 @@ impl ClusterDir {
         )];
         let mut started_any = false;
         for component in crate::config::BINARIES {
-            let record = match live.iter().find(|p| p.name == component) {
-                Some(p) => p.clone(),
+            let (record, started_now) = match live.iter().find(|p| p.name == component) {
+                Some(p) => (p.clone(), false),
                 None => {
                     let port = match component {
                         "etcd" => meta.ports.etcd,
@@ -379,7 +384,7 @@ impl ClusterDir {
                         .collect();
                     self.save_pids(&recorded)?;
                     started_any = true;
-                    p
+                    (p, true)
                 }
             };
             let (timeout, what) = match component {
@@ -388,6 +393,13 @@ impl ClusterDir {
                 "kube-controller-manager" => (CONTROLLER_MANAGER_TIMEOUT, "/healthz"),
                 "kube-scheduler" => (SCHEDULER_TIMEOUT, "/healthz"),
                 _ => (KWOK_TIMEOUT, "/healthz"),
+            };
+            // A process that was already running and does not answer is hung (or
+            // stopped): say so soon, as unreachable, rather than wait as for a start.
+            let timeout = if started_now {
+                timeout
+            } else {
+                RUNNING_UNRESPONSIVE_TIMEOUT
             };
             let started = Instant::now();
             let mut reported = false;
@@ -409,6 +421,18 @@ impl ClusterDir {
                         last_log_line(&self.log(component)),
                         self.log(component).display()
                     )));
+                }
+                if started.elapsed() > timeout && !started_now {
+                    return Err(ProviderError::new(
+                        ErrorClass::Unreachable,
+                        format!(
+                            "local cluster {} does not answer: {component} (pid {}) runs but {what} has not answered for {}s (hint: a stopped process needs `kill -CONT {}`; a hung one, `kill` it and apply again to restart it)",
+                            self.name,
+                            record.pid,
+                            timeout.as_secs(),
+                            record.pid
+                        ),
+                    ));
                 }
                 if started.elapsed() > timeout {
                     return Err(transient(
@@ -656,9 +680,9 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
 
 async fn api_ready(name: &str, access: &ClusterAccess) -> bool {
     match fedstack_kube::client_for(name, access).await {
-        Ok(c) => fedstack_kube::get_text(&c, "/readyz")
+        Ok(c) => tokio::time::timeout(HEALTH_CHECK_TIMEOUT, fedstack_kube::get_text(&c, "/readyz"))
             .await
-            .is_ok_and(|t| t.trim() == "ok"),
+            .is_ok_and(|r| r.is_ok_and(|t| t.trim() == "ok")),
         Err(_) => false,
     }
 }
@@ -666,9 +690,9 @@ async fn api_ready(name: &str, access: &ClusterAccess) -> bool {
 /// `/healthz` of kube-controller-manager or kube-scheduler (HTTPS, the cluster CA).
 async fn serving_healthy(name: &str, access: &ClusterAccess) -> bool {
     match fedstack_kube::client_for(name, access).await {
-        Ok(c) => fedstack_kube::get_text(&c, "/healthz")
+        Ok(c) => tokio::time::timeout(HEALTH_CHECK_TIMEOUT, fedstack_kube::get_text(&c, "/healthz"))
             .await
-            .is_ok_and(|t| t.trim() == "ok"),
+            .is_ok_and(|r| r.is_ok_and(|t| t.trim() == "ok")),
         Err(_) => false,
     }
 }
