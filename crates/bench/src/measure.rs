@@ -174,7 +174,12 @@ fn guestbook(bin: &Path, clusters: usize) -> Result<(f64, f64), String> {
     let common = ["-f", "stack.yaml", "--state-dir", "state"];
     let run = |extra: &[&str]| {
         let args = [&common[..], extra].concat();
-        fedstack(bin, dir.path(), &args, &[("FEDSTACK_SIM_LATENCY_SCALE", "1")])
+        fedstack(
+            bin,
+            dir.path(),
+            &args,
+            &[("FEDSTACK_SIM_LATENCY_SCALE", "1")],
+        )
     };
     run(&[
         "apply",
@@ -189,16 +194,27 @@ fn guestbook(bin: &Path, clusters: usize) -> Result<(f64, f64), String> {
     let (deploy, _) = run(&["apply", "--auto-approve", "--parallelism", "64"])?;
     let (plan, out) = run(&["plan", "--detailed-exitcode"])?;
     if !out.contains("No changes.") {
-        return Err(format!("the plan after the guestbook's apply on {clusters} clusters is not empty"));
+        return Err(format!(
+            "the plan after the guestbook's apply on {clusters} clusters is not empty"
+        ));
     }
     Ok((deploy.secs, plan.secs))
 }
 
 /// The repository's guestbook, built in: the benchmark runs from any directory.
 const GUESTBOOK: [(&str, &str); 3] = [
-    ("frontend.yaml", include_str!("../../../examples/guestbook/frontend.yaml")),
-    ("redis-leader.yaml", include_str!("../../../examples/guestbook/redis-leader.yaml")),
-    ("redis-follower.yaml", include_str!("../../../examples/guestbook/redis-follower.yaml")),
+    (
+        "frontend.yaml",
+        include_str!("../../../examples/guestbook/frontend.yaml"),
+    ),
+    (
+        "redis-leader.yaml",
+        include_str!("../../../examples/guestbook/redis-leader.yaml"),
+    ),
+    (
+        "redis-follower.yaml",
+        include_str!("../../../examples/guestbook/redis-follower.yaml"),
+    ),
 ];
 
 pub fn run_all(bin: &Path, sizes: &[usize]) -> Result<(), String> {

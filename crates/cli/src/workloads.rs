@@ -32,11 +32,20 @@ pub fn render_objects(stack: &mut DesiredStack, stack_file: &str) -> Result<(), 
         if res.address.kind != ResourceKind::Workload {
             continue;
         }
-        let text = |k: &str| literal(&res.attrs, k).and_then(Value::as_str).map(str::to_string);
+        let text = |k: &str| {
+            literal(&res.attrs, k)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         let (Some(path), Some(namespace)) = (text("manifests"), text("namespace")) else {
             continue;
         };
-        let workload = res.address.name.split_once('.').map_or("?", |(_, w)| w).to_string();
+        let workload = res
+            .address
+            .name
+            .split_once('.')
+            .map_or("?", |(_, w)| w)
+            .to_string();
         let span = res.span;
         let set = loaded
             .entry((path.clone(), namespace.clone()))
@@ -73,7 +82,8 @@ pub fn render_objects(stack: &mut DesiredStack, stack_file: &str) -> Result<(), 
             .unwrap_or_default();
         match render(set, replicas, &overrides) {
             Ok(out) => {
-                res.attrs.insert("objects".into(), Expr::lit(recorded(&out)));
+                res.attrs
+                    .insert("objects".into(), Expr::lit(recorded(&out)));
             }
             Err(e) => {
                 let (cluster, workload) = res.address.name.split_once('.').unwrap_or(("?", "?"));

@@ -13,8 +13,8 @@ use fedstack_provider::{
 use serde_json::{json, Value};
 
 use crate::federation::{self, Cluster};
-use crate::workload_resource;
 use crate::objects::{check_name, Join, DEFAULT_NAMESPACE, IN_SYNC};
+use crate::workload_resource;
 use crate::Scope;
 
 /// The member attribute that says whether the join's objects agree (`in sync`) or what

@@ -18,10 +18,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use fedstack_provider::{ErrorClass, Observed, Progress, ProviderError, ResourceSpec, ResourceStatus};
+use fedstack_provider::{
+    ErrorClass, Observed, Progress, ProviderError, ResourceSpec, ResourceStatus,
+};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::core::ObjectMeta;
-use k8s_openapi::api::core::v1::ConfigMap;
 use serde_json::{json, Value};
 
 use crate::federation::Cluster;
@@ -54,14 +56,24 @@ fn invalid(message: String) -> ProviderError {
 
 fn parse(spec: &ResourceSpec) -> Result<WorkloadSpec<'_>, ProviderError> {
     let s = |k: &str| spec.attrs.get(k).and_then(Value::as_str);
-    let cluster = s("cluster").ok_or_else(|| invalid(format!("{} has no `cluster`", spec.address)))?;
-    let name = s("workload").ok_or_else(|| invalid(format!("{} has no `workload`", spec.address)))?;
+    let cluster =
+        s("cluster").ok_or_else(|| invalid(format!("{} has no `cluster`", spec.address)))?;
+    let name =
+        s("workload").ok_or_else(|| invalid(format!("{} has no `workload`", spec.address)))?;
     Ok(WorkloadSpec {
         cluster,
         name,
         namespace: s("namespace").unwrap_or(name),
-        wait: spec.attrs.get("wait").and_then(Value::as_bool).unwrap_or(true),
-        adopt: spec.attrs.get("adopt").and_then(Value::as_bool).unwrap_or(false),
+        wait: spec
+            .attrs
+            .get("wait")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        adopt: spec
+            .attrs
+            .get("adopt")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         timeout: spec
             .attrs
             .get("timeout")
@@ -101,7 +113,10 @@ pub fn rendered(spec: &ResourceSpec) -> Result<ManifestSet, String> {
             "{}: override {} of cluster {}: {} (hint: {})",
             spec.address,
             e.patch + 1,
-            spec.attrs.get("cluster").and_then(Value::as_str).unwrap_or("?"),
+            spec.attrs
+                .get("cluster")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
             e.message,
             e.hint
         )
@@ -110,13 +125,19 @@ pub fn rendered(spec: &ResourceSpec) -> Result<ManifestSet, String> {
 
 // ----- the inventory record on the cluster ------------------------------------------
 
-async fn read_record(cluster: &Cluster, workload: &str) -> Result<Option<Inventory>, ProviderError> {
+async fn read_record(
+    cluster: &Cluster,
+    workload: &str,
+) -> Result<Option<Inventory>, ProviderError> {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), RECORD_NAMESPACE);
     let name = record_name(workload);
     let cm = api.get_opt(&name).await.map_err(|e| {
         WorkloadError::from_kube(
             &cluster.name,
-            format!("read ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}", cluster.name),
+            format!(
+                "read ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}",
+                cluster.name
+            ),
             e,
         )
     })?;
@@ -137,7 +158,11 @@ async fn read_record(cluster: &Cluster, workload: &str) -> Result<Option<Invento
     })
 }
 
-async fn write_record(cluster: &Cluster, workload: &str, inventory: &[InventoryEntry]) -> Result<(), ProviderError> {
+async fn write_record(
+    cluster: &Cluster,
+    workload: &str,
+    inventory: &[InventoryEntry],
+) -> Result<(), ProviderError> {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), RECORD_NAMESPACE);
     let name = record_name(workload);
     let text = serde_json::to_string(inventory)
@@ -146,21 +171,31 @@ async fn write_record(cluster: &Cluster, workload: &str, inventory: &[InventoryE
         metadata: ObjectMeta {
             name: Some(name.clone()),
             namespace: Some(RECORD_NAMESPACE.into()),
-            labels: Some(BTreeMap::from([(MANAGED_BY_LABEL.to_string(), MANAGED_BY.to_string())])),
+            labels: Some(BTreeMap::from([(
+                MANAGED_BY_LABEL.to_string(),
+                MANAGED_BY.to_string(),
+            )])),
             ..Default::default()
         },
         data: Some(BTreeMap::from([("inventory".to_string(), text)])),
         ..Default::default()
     };
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&cm))
-        .await
-        .map_err(|e| {
-            WorkloadError::from_kube(
-                &cluster.name,
-                format!("write ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}", cluster.name),
-                e,
-            )
-        })?;
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&cm),
+    )
+    .await
+    .map_err(|e| {
+        WorkloadError::from_kube(
+            &cluster.name,
+            format!(
+                "write ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}",
+                cluster.name
+            ),
+            e,
+        )
+    })?;
     Ok(())
 }
 
@@ -172,7 +207,10 @@ async fn delete_record(cluster: &Cluster, workload: &str) -> Result<(), Provider
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(WorkloadError::from_kube(
             &cluster.name,
-            format!("delete ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}", cluster.name),
+            format!(
+                "delete ConfigMap {RECORD_NAMESPACE}/{name} in cluster {}",
+                cluster.name
+            ),
             e,
         )
         .into()),
@@ -203,12 +241,22 @@ fn planned(set: &ManifestSet) -> Inventory {
 // ----- rollouts ------------------------------------------------------------------------
 
 /// The rollouts of an inventory, summed: (desired, ready, state).
-async fn rollouts(cluster: &Cluster, inventory: &[InventoryEntry]) -> Result<(i64, i64, String), ProviderError> {
+async fn rollouts(
+    cluster: &Cluster,
+    inventory: &[InventoryEntry],
+) -> Result<(i64, i64, String), ProviderError> {
     let (mut desired, mut ready, mut state) = (0, 0, "complete".to_string());
-    for e in inventory.iter().filter(|e| has_rollout(&e.object.group, &e.object.kind)) {
+    for e in inventory
+        .iter()
+        .filter(|e| has_rollout(&e.object.group, &e.object.kind))
+    {
         match read_rollout(cluster, &e.object).await? {
             Rollout::Complete => {}
-            Rollout::Progressing { ready: r, desired: d, .. } => {
+            Rollout::Progressing {
+                ready: r,
+                desired: d,
+                ..
+            } => {
                 desired += d - d.min(0);
                 ready += r;
                 if state == "complete" {
@@ -238,14 +286,27 @@ async fn replicas_of(cluster: &Cluster, e: &InventoryEntry) -> Result<i64, Provi
     let ns = e.object.namespace.as_deref().unwrap_or("default");
     let api: Api<kube::api::DynamicObject> = Api::namespaced_with(cluster.client.clone(), ns, &ar);
     let o = api.get_opt(&e.object.name).await.map_err(|err| {
-        WorkloadError::from_kube(&cluster.name, format!("read {} in cluster {}", e.object, cluster.name), err)
+        WorkloadError::from_kube(
+            &cluster.name,
+            format!("read {} in cluster {}", e.object, cluster.name),
+            err,
+        )
     })?;
-    Ok(o.and_then(|o| o.data["spec"]["replicas"].as_i64()).unwrap_or(1))
+    Ok(o.and_then(|o| o.data["spec"]["replicas"].as_i64())
+        .unwrap_or(1))
 }
 
-fn outputs(w: &WorkloadSpec<'_>, desired: i64, ready: i64, rollout: &str) -> fedstack_core::value::Values {
+fn outputs(
+    w: &WorkloadSpec<'_>,
+    desired: i64,
+    ready: i64,
+    rollout: &str,
+) -> fedstack_core::value::Values {
     let mut out = fedstack_core::value::Values::new();
-    out.insert("id".into(), json!(format!("{}/{}/{}", w.cluster, w.namespace, w.name)));
+    out.insert(
+        "id".into(),
+        json!(format!("{}/{}/{}", w.cluster, w.namespace, w.name)),
+    );
     out.insert("desired".into(), json!(desired));
     out.insert("ready".into(), json!(ready));
     out.insert("rollout".into(), json!(rollout));
@@ -255,7 +316,10 @@ fn outputs(w: &WorkloadSpec<'_>, desired: i64, ready: i64, rollout: &str) -> fed
 // ----- the resource ---------------------------------------------------------------------
 
 /// Reads a workload on its cluster; `None` when it has no inventory there.
-pub async fn read_workload(source: &dyn ClusterSource, spec: &ResourceSpec) -> Result<Option<Observed>, ProviderError> {
+pub async fn read_workload(
+    source: &dyn ClusterSource,
+    spec: &ResourceSpec,
+) -> Result<Option<Observed>, ProviderError> {
     let w = parse(spec)?;
     let cluster = match source.view(w.cluster).await? {
         View::Missing => return Ok(None),
@@ -263,7 +327,12 @@ pub async fn read_workload(source: &dyn ClusterSource, spec: &ResourceSpec) -> R
         View::Unreachable => {
             return Ok(Some(Observed {
                 attrs: spec.attrs.clone(),
-                outputs: outputs(&w, 0, 0, &format!("unknown: {} is not running", source.describe(w.cluster))),
+                outputs: outputs(
+                    &w,
+                    0,
+                    0,
+                    &format!("unknown: {} is not running", source.describe(w.cluster)),
+                ),
                 secrets: Default::default(),
                 status: ResourceStatus::Ready,
             }))
@@ -275,7 +344,10 @@ pub async fn read_workload(source: &dyn ClusterSource, spec: &ResourceSpec) -> R
     };
     let mut attrs = spec.attrs.clone();
     if let Some(objects) = spec.attrs.get("objects") {
-        attrs.insert("objects".into(), live_objects(&cluster, objects, w.namespace).await?);
+        attrs.insert(
+            "objects".into(),
+            live_objects(&cluster, objects, w.namespace).await?,
+        );
     }
     attrs.insert("inventory".into(), json!(inventory));
     let (desired, ready, rollout) = rollouts(&cluster, &inventory).await?;
@@ -288,13 +360,19 @@ pub async fn read_workload(source: &dyn ClusterSource, spec: &ResourceSpec) -> R
 }
 
 /// The live objects projected onto the recorded ones; a missing object is left out.
-async fn live_objects(cluster: &Cluster, objects: &Value, namespace: &str) -> Result<Value, ProviderError> {
+async fn live_objects(
+    cluster: &Cluster,
+    objects: &Value,
+    namespace: &str,
+) -> Result<Value, ProviderError> {
     let set = from_recorded(objects, namespace)
         .map_err(|e| invalid(format!("the recorded objects do not read back: {e}")))?;
     let mut resolver = crate::workloads::discovery::Resolver::new(cluster);
     let mut out = Vec::new();
     for m in &set.objects {
-        if let Some(live) = crate::workloads::read_live(&mut resolver, m, &set.default_namespace).await? {
+        if let Some(live) =
+            crate::workloads::read_live(&mut resolver, m, &set.default_namespace).await?
+        {
             out.push(project(&m.object.kind, &m.body, &live));
         }
     }
@@ -357,17 +435,29 @@ async fn wait_all(
     progress: &dyn Progress,
 ) -> Result<(i64, i64, String), ProviderError> {
     let started = Instant::now();
-    for e in inventory.iter().filter(|e| has_rollout(&e.object.group, &e.object.kind)) {
+    for e in inventory
+        .iter()
+        .filter(|e| has_rollout(&e.object.group, &e.object.kind))
+    {
         let left = timeout.saturating_sub(started.elapsed());
         let object = e.object.to_string();
         let outcome = wait_rollout(
             cluster,
             &e.object,
             |r| {
-                if let Rollout::Progressing { ready, desired, message } = r {
+                if let Rollout::Progressing {
+                    ready,
+                    desired,
+                    message,
+                } = r
+                {
                     progress.status(&format!(
                         "{object}: {ready}/{desired} replicas available{} [{}s elapsed]",
-                        if message.is_empty() { String::new() } else { format!(" ({message})") },
+                        if message.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({message})")
+                        },
                         started.elapsed().as_secs()
                     ));
                 }
@@ -378,7 +468,10 @@ async fn wait_all(
         if let Rollout::Failed { reason } = outcome {
             return Err(ProviderError::new(
                 ErrorClass::Permanent,
-                format!("{object} in cluster {} failed to roll out: {reason}", cluster.name),
+                format!(
+                    "{object} in cluster {} failed to roll out: {reason}",
+                    cluster.name
+                ),
             ));
         }
     }

@@ -102,6 +102,7 @@ async fn read_rows(
         .iter()
         .map(|r| r.address.clone())
         .chain(state.resources.keys().cloned())
+        .chain(state.intents.keys().cloned())
         .filter(|a| a.kind == ResourceKind::Workload)
         .filter(|a| only.is_none_or(|w| a.name.split_once('.').map(|(_, n)| n) == Some(w)))
         .collect();
@@ -121,17 +122,24 @@ async fn read_rows(
             rollout: "not applied".into(),
             error: None,
         };
-        let Some(recorded) = state.resources.get(&address) else {
+        // What the state knows: a recorded resource, or the intent of an apply that did
+        // not finish (a rollout that failed leaves its objects on the cluster).
+        let known = match (state.resources.get(&address), state.intents.get(&address)) {
+            (Some(r), _) => Some((&r.cloud, &r.cloud_name, &r.attrs)),
+            (None, Some(i)) => Some((&i.cloud, &i.cloud_name, &i.attrs)),
+            (None, None) => None,
+        };
+        let Some((cloud, cloud_name, attrs)) = known else {
             return row;
         };
-        let Some(provider) = recorded.cloud.as_ref().and_then(|c| providers.get(c)) else {
+        let Some(provider) = cloud.as_ref().and_then(|c| providers.get(c)) else {
             row.error = Some("its cloud is not in the stack".into());
             return row;
         };
         let spec = ResourceSpec {
             address: address.clone(),
-            cloud_name: recorded.cloud_name.clone(),
-            attrs: recorded.attrs.clone(),
+            cloud_name: cloud_name.clone(),
+            attrs: attrs.clone(),
         };
         match provider.read(&spec).await {
             Ok(Some(o)) => {

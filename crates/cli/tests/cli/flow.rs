@@ -8,7 +8,11 @@ use crate::common::Env;
 fn apply_then_no_changes_then_destroy_leaves_nothing() {
     let env = Env::multicloud(0.0);
     let declared = env.declared_addresses();
-    assert_eq!(declared.len(), 3 + 3 + 1 + 3 + 1 + 3 + 7 + 3, "{declared:?}");
+    assert_eq!(
+        declared.len(),
+        3 + 3 + 1 + 3 + 1 + 3 + 7 + 3,
+        "{declared:?}"
+    );
 
     let r = env.apply();
     assert!(
@@ -141,8 +145,9 @@ fn removing_a_member_plans_exactly_its_unjoin() {
         plan.stdout
     );
     assert!(
-        plan.stdout
-            .contains("# workload.aks-toronto.guestbook will be destroyed (no longer in the stack)"),
+        plan.stdout.contains(
+            "# workload.aks-toronto.guestbook will be destroyed (no longer in the stack)"
+        ),
         "{}",
         plan.stdout
     );

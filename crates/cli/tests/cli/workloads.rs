@@ -34,14 +34,28 @@ fn the_default_stack_deploys_the_guestbook_everywhere() {
             )
         })
         .collect();
-    let row = |c: &str, n: i64| ("guestbook".to_string(), c.to_string(), n, n, "complete".to_string());
+    let row = |c: &str, n: i64| {
+        (
+            "guestbook".to_string(),
+            c.to_string(),
+            n,
+            n,
+            "complete".to_string(),
+        )
+    };
     assert_eq!(
         got,
-        [row("aks-toronto", 6), row("eks-saopaulo", 6), row("gke-sydney", 12)]
+        [
+            row("aks-toronto", 6),
+            row("eks-saopaulo", 6),
+            row("gke-sydney", 12)
+        ]
     );
     let table = env.run(&["status"]).success();
     assert!(
-        table.stdout.contains("guestbook  gke-sydney    12/12  complete"),
+        table
+            .stdout
+            .contains("guestbook  gke-sydney    12/12  complete"),
         "{}",
         table.stdout
     );
@@ -69,11 +83,22 @@ fn the_default_stack_deploys_the_guestbook_everywhere() {
         .run(&["destroy", "--auto-approve", "--target", "workload.*"])
         .success();
     assert!(r.stdout.contains("3 destroyed"), "{}", r.stdout);
-    assert!(env.sim_addresses().iter().all(|a| !a.starts_with("workload.")));
-    assert!(env.state_addresses().iter().all(|a| !a.starts_with("workload.")));
-    assert!(env.state_addresses().contains(&"federation_member.aks-toronto".to_string()));
+    assert!(env
+        .sim_addresses()
+        .iter()
+        .all(|a| !a.starts_with("workload.")));
+    assert!(env
+        .state_addresses()
+        .iter()
+        .all(|a| !a.starts_with("workload.")));
+    assert!(env
+        .state_addresses()
+        .contains(&"federation_member.aks-toronto".to_string()));
     let rows = status(&env, &["guestbook"]);
-    assert!(rows.iter().all(|r| r["rollout"] == "not applied"), "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r["rollout"] == "not applied"),
+        "{rows:?}"
+    );
 }
 
 #[test]
@@ -109,17 +134,43 @@ fn the_blue_green_example_deploys_both_colors_and_shifts_to_green() {
     let green = env
         .run(&["--json", "state", "show", "workload.aks-toronto.shop-green"])
         .success();
-    assert!(green.stdout.contains("registry.example.com/shop:1.4.2"), "{}", green.stdout);
+    assert!(
+        green.stdout.contains("registry.example.com/shop:1.4.2"),
+        "{}",
+        green.stdout
+    );
     env.run(&["plan", "--detailed-exitcode"]).code(0);
 
     let r = env
-        .run(&["shift", "shop", "--to", "green", "--interval", "0s", "--step", "50"])
+        .run(&[
+            "shift",
+            "shop",
+            "--to",
+            "green",
+            "--interval",
+            "0s",
+            "--step",
+            "50",
+        ])
         .success();
-    assert!(r.stdout.contains("step 2    blue   0  green 100"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("step 2    blue   0  green 100"),
+        "{}",
+        r.stdout
+    );
     let record = env
-        .run(&["--json", "state", "show", "dns_record.shop.shop.example.com/green"])
+        .run(&[
+            "--json",
+            "state",
+            "show",
+            "dns_record.shop.shop.example.com/green",
+        ])
         .success();
-    assert!(record.stdout.contains("\"weight\":100"), "{}", record.stdout);
+    assert!(
+        record.stdout.contains("\"weight\":100"),
+        "{}",
+        record.stdout
+    );
     env.run(&["plan", "--detailed-exitcode"]).code(0);
 }
 
@@ -179,12 +230,17 @@ workloads:
     env.write_stack(&stack("  web:\n    manifests: nope/\n"));
     let r = env.run(&["plan"]).code(1).clean();
     assert!(
-        r.stderr.starts_with("error: stack.yaml:10:3: workload `web`: manifests nope: cannot read it"),
+        r.stderr
+            .starts_with("error: stack.yaml:10:3: workload `web`: manifests nope: cannot read it"),
         "{}",
         r.stderr
     );
     // A manifest that is not valid: its own file, line and column.
-    std::fs::write(env.path().join("app/bad.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n").expect("bad");
+    std::fs::write(
+        env.path().join("app/bad.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+    )
+    .expect("bad");
     env.write_stack(&stack("  web:\n    manifests: app/\n"));
     let r = env.run(&["plan"]).code(1).clean();
     assert!(r.stderr.starts_with("error: app/bad.yaml:"), "{}", r.stderr);

@@ -71,6 +71,23 @@ metadata: {name: auth}
 stringData: {password: correct-horse-battery-staple}
 ";
 
+/// A Deployment no node can take (its nodeSelector matches none), with a short progress
+/// deadline: its rollout fails for real.
+const BROKEN: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  replicas: 1
+  progressDeadlineSeconds: 1
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata: {labels: {app: stuck}}
+    spec:
+      nodeSelector: {fedstack.dev/no-such-pool: x}
+      containers: [{name: c, image: registry.invalid/stuck:1}]
+";
+
 fn stack(placement: &[&str], weights: &[(&str, u32)], total: u32, override_c: bool) -> String {
     let clusters: String = CLUSTERS
         .iter()
@@ -148,6 +165,16 @@ async fn clients(kc: &Path) -> BTreeMap<&'static str, Client> {
 #[test]
 fn the_guestbook_across_three_local_clusters() {
     let bin = testenv();
+    // The reference stack of the same (stacks/multicluster-local.yaml) plans what this
+    // test applies: 3 clusters, pools, host, members, and the guestbook on each.
+    let reference = Env::with_stack(&super::common::reference_stack("multicluster-local.yaml"));
+    let r = reference.run(&["plan"]).success();
+    assert!(
+        r.stdout
+            .contains("Plan: 13 to add, 0 to change, 0 to destroy."),
+        "{}",
+        r.stdout
+    );
     let all = [("local-a", 2), ("local-b", 1), ("local-c", 1)];
     let mut env = Env::with_stack(&stack(&CLUSTERS, &all, 4, true));
     env.var("FEDSTACK_KUBE_BIN_DIR", &bin.display().to_string());
@@ -205,11 +232,43 @@ fn the_guestbook_across_three_local_clusters() {
     }
     let table = env.run(&["status", "guestbook"]).success();
     assert!(
-        table.stdout.starts_with("WORKLOAD   CLUSTER  READY  ROLLOUT"),
+        table
+            .stdout
+            .starts_with("WORKLOAD   CLUSTER  READY  ROLLOUT"),
         "{}",
         table.stdout
     );
     assert_eq!(table.stdout.lines().count(), 4, "{}", table.stdout);
+    assert_no_changes(&env);
+
+    // A rollout that fails (no node fits, progress deadline exceeded) fails its own
+    // resource with the reason; the rest of the stack stays as it is.
+    std::fs::create_dir(env.path().join("broken")).expect("broken dir");
+    std::fs::write(env.path().join("broken/stuck.yaml"), BROKEN).expect("broken");
+    let good = env.read_stack();
+    env.write_stack(&format!(
+        "{good}  broken:\n    manifests: broken/\n    placement: {{ clusters: [local-a] }}\n"
+    ));
+    let r = env.run(&["apply", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("workload.local-a.broken: Deployment broken/stuck in cluster local-a failed to roll out: ProgressDeadlineExceeded"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("1 failed"), "{}", r.stdout);
+    let rows = status(&env);
+    let broken = rows
+        .iter()
+        .find(|r| r["workload"] == "broken")
+        .expect("a row for broken");
+    assert!(
+        broken["rollout"].as_str().is_some_and(|s| s.starts_with("failed: Deployment broken/stuck")),
+        "{broken}"
+    );
+    assert_ne!(env.run(&["status"]).code, 0, "status is not 0 with a failed rollout");
+    env.write_stack(&good);
+    env.run(&["apply", "--auto-approve"]).success().clean();
     assert_no_changes(&env);
 
     env.run(&["output", "kubeconfig", "-o", &kc.display().to_string()])
@@ -392,7 +451,11 @@ fn the_guestbook_across_three_local_clusters() {
     rt.block_on(async {
         let a = client(&kc, "local-a").await;
         let f = deployment(&a, "frontend").await.expect("frontend");
-        assert_eq!(f.spec.and_then(|s| s.replicas), Some(3), "local-a was applied");
+        assert_eq!(
+            f.spec.and_then(|s| s.replicas),
+            Some(3),
+            "local-a was applied"
+        );
     });
     env.run(&["apply", "--auto-approve"]).success().clean();
     assert_no_changes(&env);
@@ -403,7 +466,10 @@ fn the_guestbook_across_three_local_clusters() {
         &["destroy", "--auto-approve", "--target", "workload.*"],
     );
     r.success().clean();
-    eprintln!("guestbook: undeploy from 2 clusters {:.1}s", took.as_secs_f64());
+    eprintln!(
+        "guestbook: undeploy from 2 clusters {:.1}s",
+        took.as_secs_f64()
+    );
     rt.block_on(async {
         let cs = clients(&kc).await;
         for (name, c) in &cs {
@@ -415,13 +481,13 @@ fn the_guestbook_across_three_local_clusters() {
                 assert!(left.is_none(), "namespace {ns} left on {name}");
             }
             let records = Api::<ConfigMap>::namespaced(c.clone(), "kube-system")
-                .list(&kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=fedstack"))
+                .list(
+                    &kube::api::ListParams::default()
+                        .labels("app.kubernetes.io/managed-by=fedstack"),
+                )
                 .await
                 .expect("records");
-            assert!(
-                records.items.is_empty(),
-                "inventory records left on {name}"
-            );
+            assert!(records.items.is_empty(), "inventory records left on {name}");
         }
     });
     let left: Vec<String> = env

@@ -65,8 +65,24 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// `stacks/multicluster-local.yaml` as a federation only: without its node pools and its
+/// workloads (the guestbook test covers those), so these tests see only the joins.
 fn stack_text() -> String {
-    common::reference_stack("multicluster-local.yaml")
+    let full = common::reference_stack("multicluster-local.yaml");
+    let text = full.replace(
+        "    node_pools:\n      default: { machine_type: local-standard, node_count: 3 }\n",
+        "",
+    );
+    let start = text
+        .find("\n# The guestbook on every member")
+        .expect("the stack's workloads");
+    let end = text.find("\noutputs:").expect("the stack's outputs");
+    let text = format!("{}{}", &text[..start], &text[end..]);
+    assert!(
+        !text.contains("node_pools") && !text.contains("workloads:"),
+        "{text}"
+    );
+    text
 }
 
 fn timed(env: &Env, args: &[&str]) -> (Run, Duration) {

@@ -186,7 +186,10 @@ impl Loader<'_> {
             attrs.insert("timeout".into(), Expr::lit(timeout));
             attrs.insert("adopt".into(), Expr::lit(adopt));
             // After the join, and after the cluster's node pools: pods need nodes to run.
-            let mut deps = vec![Address::new(ResourceKind::FederationMember, cluster.clone())];
+            let mut deps = vec![Address::new(
+                ResourceKind::FederationMember,
+                cluster.clone(),
+            )];
             if let Some(info) = self.clusters.get(&cluster) {
                 deps.extend(info.pools.iter().cloned());
             }

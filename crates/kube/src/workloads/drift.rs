@@ -326,7 +326,9 @@ pub fn project(kind: &str, recorded: &Value, live: &Value) -> Value {
                 }
                 Value::Object(m)
             }),
-            "data" if secret => secret_fingerprint(live).map(|fp| Value::String(format!("{SENSITIVE} {fp}"))),
+            "data" if secret => {
+                secret_fingerprint(live).map(|fp| Value::String(format!("{SENSITIVE} {fp}")))
+            }
             _ => project_value(rv, lv),
         };
         if let Some(v) = v {
@@ -346,7 +348,10 @@ fn project_value(r: &Value, live: Option<&Value>) -> Option<Value> {
         (Value::Array(m), Some(Value::Array(l))) if m.iter().all(Value::is_object) => {
             let names: Vec<Option<&str>> = m.iter().map(|i| i["name"].as_str()).collect();
             let distinct = names.iter().all(Option::is_some)
-                && names.iter().enumerate().all(|(i, n)| !names[..i].contains(n));
+                && names
+                    .iter()
+                    .enumerate()
+                    .all(|(i, n)| !names[..i].contains(n));
             let items: Vec<Value> = if distinct {
                 m.iter()
                     .zip(names.iter().flatten())
@@ -364,7 +369,11 @@ fn project_value(r: &Value, live: Option<&Value>) -> Option<Value> {
         }
         (Value::Array(m), Some(Value::Array(l))) => {
             let same = m.len() == l.len() && m.iter().zip(l).all(|(a, b)| same_scalar(a, b));
-            Some(if same { r.clone() } else { Value::Array(l.clone()) })
+            Some(if same {
+                r.clone()
+            } else {
+                Value::Array(l.clone())
+            })
         }
         // Asks for nothing in particular (as in `compare`).
         (Value::Null, None) => Some(Value::Null),

@@ -37,10 +37,10 @@ mod yaml;
 
 pub use apply::{apply, ApplyOptions, CRD_ESTABLISHED_TIMEOUT};
 pub use delete::{delete_inventory, DELETE_TIMEOUT, FOREGROUND_FINALIZER};
+pub(crate) use drift::read_live;
 pub use drift::{
     changes, diff, project, read_drift, secret_fingerprint, Difference, ObjectDrift, SENSITIVE,
 };
-pub(crate) use drift::read_live;
 pub use errors::WorkloadError;
 pub use manifests::{
     load_manifests, manifests_from_str, manifests_from_texts, Manifest, ManifestError,

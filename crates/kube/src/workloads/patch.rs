@@ -208,7 +208,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][1]["name"], "side");
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][1]["name"],
+            "side"
+        );
         apply_op(&mut d, "remove", "/spec/paused", None, None).unwrap();
         assert!(d["spec"].get("paused").is_none());
         apply_op(&mut d, "test", "/spec/replicas", Some(&json!(1)), None).unwrap();
@@ -217,7 +220,14 @@ mod tests {
         assert_eq!(d["spec"]["moved"], 1);
         assert!(d["spec"].get("copied").is_none());
         // RFC 6901 escapes: `~1` is `/`.
-        apply_op(&mut d, "replace", "/metadata/labels/a~1b", Some(&json!("y")), None).unwrap();
+        apply_op(
+            &mut d,
+            "replace",
+            "/metadata/labels/a~1b",
+            Some(&json!("y")),
+            None,
+        )
+        .unwrap();
         assert_eq!(d["metadata"]["labels"]["a/b"], "y");
     }
 
@@ -244,8 +254,14 @@ mod tests {
         assert_eq!(e.0, "test failed: /spec/replicas is 1, not 2");
         let e = apply_op(&mut d, "replace", "spec", Some(&json!(2)), None).unwrap_err();
         assert!(e.0.contains("not a JSON pointer"), "{}", e.0);
-        let e = apply_op(&mut d, "add", "/spec/template/spec/containers/01", Some(&json!(2)), None)
-            .unwrap_err();
+        let e = apply_op(
+            &mut d,
+            "add",
+            "/spec/template/spec/containers/01",
+            Some(&json!(2)),
+            None,
+        )
+        .unwrap_err();
         assert!(e.0.contains("does not exist"), "{}", e.0);
     }
 }

@@ -278,9 +278,13 @@ pub async fn read_rollout(cluster: &Cluster, object: &ObjectRef) -> Result<Rollo
     }
     let mut resolver = Resolver::new(cluster);
     let served = resolver.require(object).await?;
-    Reader::new(cluster, object, served.api(cluster, object.namespace.as_deref()))
-        .read()
-        .await
+    Reader::new(
+        cluster,
+        object,
+        served.api(cluster, object.namespace.as_deref()),
+    )
+    .read()
+    .await
 }
 
 /// Reads one object's rollout: the object and the pods its selector matches.
@@ -360,7 +364,11 @@ pub async fn wait_rollout(
     }
     let mut resolver = Resolver::new(cluster);
     let served = resolver.require(object).await?;
-    let reader = Reader::new(cluster, object, served.api(cluster, object.namespace.as_deref()));
+    let reader = Reader::new(
+        cluster,
+        object,
+        served.api(cluster, object.namespace.as_deref()),
+    );
     let deadline = Instant::now() + timeout;
     let mut last: Option<Rollout> = None;
     loop {

@@ -71,7 +71,10 @@ pub fn render(
                 .collect();
             let hint = if same_kind.is_empty() {
                 let kinds: Vec<&str> = out.objects.iter().map(|m| m.object.kind.as_str()).collect();
-                format!("the manifests have no {kind} at all; their kinds: {}", dedup(kinds))
+                format!(
+                    "the manifests have no {kind} at all; their kinds: {}",
+                    dedup(kinds)
+                )
             } else {
                 format!("{kind} objects in the manifests: {}", dedup(same_kind))
             };
@@ -127,7 +130,9 @@ pub fn recorded(set: &ManifestSet) -> Value {
 fn recorded_object(m: &Manifest) -> Value {
     let mut body = m.body.clone();
     // A Secret read back from a recorded form already shows its fingerprint.
-    let recorded_already = m.body["data"].as_str().is_some_and(|d| d.starts_with(SENSITIVE));
+    let recorded_already = m.body["data"]
+        .as_str()
+        .is_some_and(|d| d.starts_with(SENSITIVE));
     if is_secret(m) && !recorded_already {
         if let Some(b) = body.as_object_mut() {
             let fp = secret_fingerprint(&m.body);
@@ -148,12 +153,19 @@ fn is_secret(m: &Manifest) -> bool {
 /// The objects of a recorded form, read back as manifests (to compare with the live
 /// objects): each one its own document, so scopes and namespaces resolve as when the
 /// files were read.
-pub fn from_recorded(objects: &Value, default_namespace: &str) -> Result<ManifestSet, ManifestErrors> {
+pub fn from_recorded(
+    objects: &Value,
+    default_namespace: &str,
+) -> Result<ManifestSet, ManifestErrors> {
     let docs: Vec<String> = objects
         .as_array()
         .map(|a| a.iter().map(Value::to_string).collect())
         .unwrap_or_default();
-    manifests_from_str("(recorded objects)", &docs.join("\n---\n"), default_namespace)
+    manifests_from_str(
+        "(recorded objects)",
+        &docs.join("\n---\n"),
+        default_namespace,
+    )
 }
 
 #[cfg(test)]
@@ -195,7 +207,13 @@ spec: {ports: [{port: 80}]}
         let out = render(
             &set(),
             Some(5),
-            &[patch("Deployment", "frontend", "replace", img, json!("web:2"))],
+            &[patch(
+                "Deployment",
+                "frontend",
+                "replace",
+                img,
+                json!("web:2"),
+            )],
         )
         .unwrap();
         assert_eq!(out.objects[0].body["spec"]["replicas"], 5);
@@ -206,16 +224,38 @@ spec: {ports: [{port: 80}]}
 
     #[test]
     fn an_override_that_misses_says_what_there_is() {
-        let e = render(&set(), None, &[patch("Deployment", "front", "replace", "/spec/replicas", json!(1))])
-            .unwrap_err();
+        let e = render(
+            &set(),
+            None,
+            &[patch(
+                "Deployment",
+                "front",
+                "replace",
+                "/spec/replicas",
+                json!(1),
+            )],
+        )
+        .unwrap_err();
         assert_eq!(e.message, "the manifests have no Deployment named `front`");
         assert_eq!(e.hint, "Deployment objects in the manifests: frontend");
         let e = render(
             &set(),
             None,
             &[
-                patch("Service", "frontend", "add", "/spec/type", json!("NodePort")),
-                patch("Deployment", "frontend", "replace", "/spec/template/spec/containers/1/image", json!("x")),
+                patch(
+                    "Service",
+                    "frontend",
+                    "add",
+                    "/spec/type",
+                    json!("NodePort"),
+                ),
+                patch(
+                    "Deployment",
+                    "frontend",
+                    "replace",
+                    "/spec/template/spec/containers/1/image",
+                    json!("x"),
+                ),
             ],
         )
         .unwrap_err();
@@ -225,16 +265,33 @@ spec: {ports: [{port: 80}]}
             "{}",
             e.message
         );
-        let e = render(&set(), None, &[patch("Service", "frontend", "replace", "/metadata/name", json!("x"))])
-            .unwrap_err();
-        assert!(e.message.contains("would change which object"), "{}", e.message);
+        let e = render(
+            &set(),
+            None,
+            &[patch(
+                "Service",
+                "frontend",
+                "replace",
+                "/metadata/name",
+                json!("x"),
+            )],
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("would change which object"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn secrets_are_recorded_as_a_fingerprint_and_read_back() {
         let r = recorded(&set());
         let text = r.to_string();
-        assert!(!text.contains("hunter2") && !text.contains("aHVudGVyMg"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("aHVudGVyMg"),
+            "{text}"
+        );
         let data = r[1]["data"].as_str().unwrap();
         assert!(data.starts_with("(sensitive) sha256:"), "{data}");
         let back = from_recorded(&r, "guestbook").unwrap();

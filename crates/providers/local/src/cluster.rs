@@ -690,9 +690,12 @@ async fn api_ready(name: &str, access: &ClusterAccess) -> bool {
 /// `/healthz` of kube-controller-manager or kube-scheduler (HTTPS, the cluster CA).
 async fn serving_healthy(name: &str, access: &ClusterAccess) -> bool {
     match fedstack_kube::client_for(name, access).await {
-        Ok(c) => tokio::time::timeout(HEALTH_CHECK_TIMEOUT, fedstack_kube::get_text(&c, "/healthz"))
-            .await
-            .is_ok_and(|r| r.is_ok_and(|t| t.trim() == "ok")),
+        Ok(c) => tokio::time::timeout(
+            HEALTH_CHECK_TIMEOUT,
+            fedstack_kube::get_text(&c, "/healthz"),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok_and(|t| t.trim() == "ok")),
         Err(_) => false,
     }
 }

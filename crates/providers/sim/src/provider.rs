@@ -483,7 +483,10 @@ impl SimProvider {
                             .iter()
                             .filter(|o| {
                                 o["apiVersion"].as_str() == Some("apps/v1")
-                                    && matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet" | "DaemonSet"))
+                                    && matches!(
+                                        o["kind"].as_str(),
+                                        Some("Deployment" | "StatefulSet" | "DaemonSet")
+                                    )
                                     || o["kind"].as_str() == Some("Job")
                             })
                             .map(|o| o["spec"]["replicas"].as_i64().unwrap_or(1))
