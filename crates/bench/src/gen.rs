@@ -88,22 +88,6 @@ pub fn dag(resources: usize, layers: usize, latency: &str) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn fleet_has_about_the_asked_size() {
-        let s = super::fleet(1000, "0");
-        let clusters = s.matches("kubernetes_version").count();
-        assert_eq!(clusters, 166);
-    }
-
-    #[test]
-    fn dag_has_exactly_the_asked_size() {
-        let s = super::dag(1000, 10, "0");
-        assert_eq!(s.matches("    cloud: sim").count(), 1000);
-    }
-}
-
 /// `clusters` sim clusters (one pool each), all federation members, and the guestbook
 /// (manifests in `manifests`, relative to the stack) on every one of them with weighted
 /// replicas: the workload benchmark's fleet.
@@ -129,4 +113,20 @@ pub fn guestbook_fleet(clusters: usize, latency: &str, manifests: &str) -> Strin
         clusters * 3
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fleet_has_about_the_asked_size() {
+        let s = super::fleet(1000, "0");
+        let clusters = s.matches("kubernetes_version").count();
+        assert_eq!(clusters, 166);
+    }
+
+    #[test]
+    fn dag_has_exactly_the_asked_size() {
+        let s = super::dag(1000, 10, "0");
+        assert_eq!(s.matches("    cloud: sim").count(), 1000);
+    }
 }

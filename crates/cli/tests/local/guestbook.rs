@@ -263,10 +263,16 @@ fn the_guestbook_across_three_local_clusters() {
         .find(|r| r["workload"] == "broken")
         .expect("a row for broken");
     assert!(
-        broken["rollout"].as_str().is_some_and(|s| s.starts_with("failed: Deployment broken/stuck")),
+        broken["rollout"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("failed: Deployment broken/stuck")),
         "{broken}"
     );
-    assert_ne!(env.run(&["status"]).code, 0, "status is not 0 with a failed rollout");
+    assert_ne!(
+        env.run(&["status"]).code,
+        0,
+        "status is not 0 with a failed rollout"
+    );
     env.write_stack(&good);
     env.run(&["apply", "--auto-approve"]).success().clean();
     assert_no_changes(&env);

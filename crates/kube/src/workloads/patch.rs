@@ -197,9 +197,9 @@ mod tests {
     fn the_six_operations() {
         let mut d = doc();
         let img = "/spec/template/spec/containers/0/image";
-        apply_op(&mut d, "replace", img, Some(&json!("web:2")), None).unwrap();
+        apply_op(&mut d, "replace", img, Some(&json!("web:2")), None).expect("ok");
         assert_eq!(d.pointer(img), Some(&json!("web:2")));
-        apply_op(&mut d, "add", "/spec/paused", Some(&json!(true)), None).unwrap();
+        apply_op(&mut d, "add", "/spec/paused", Some(&json!(true)), None).expect("ok");
         apply_op(
             &mut d,
             "add",
@@ -207,16 +207,16 @@ mod tests {
             Some(&json!({"name": "side"})),
             None,
         )
-        .unwrap();
+        .expect("ok");
         assert_eq!(
             d["spec"]["template"]["spec"]["containers"][1]["name"],
             "side"
         );
-        apply_op(&mut d, "remove", "/spec/paused", None, None).unwrap();
+        apply_op(&mut d, "remove", "/spec/paused", None, None).expect("ok");
         assert!(d["spec"].get("paused").is_none());
-        apply_op(&mut d, "test", "/spec/replicas", Some(&json!(1)), None).unwrap();
-        apply_op(&mut d, "copy", "/spec/copied", None, Some("/spec/replicas")).unwrap();
-        apply_op(&mut d, "move", "/spec/moved", None, Some("/spec/copied")).unwrap();
+        apply_op(&mut d, "test", "/spec/replicas", Some(&json!(1)), None).expect("ok");
+        apply_op(&mut d, "copy", "/spec/copied", None, Some("/spec/replicas")).expect("ok");
+        apply_op(&mut d, "move", "/spec/moved", None, Some("/spec/copied")).expect("ok");
         assert_eq!(d["spec"]["moved"], 1);
         assert!(d["spec"].get("copied").is_none());
         // RFC 6901 escapes: `~1` is `/`.
@@ -227,7 +227,7 @@ mod tests {
             Some(&json!("y")),
             None,
         )
-        .unwrap();
+        .expect("ok");
         assert_eq!(d["metadata"]["labels"]["a/b"], "y");
     }
 
@@ -241,18 +241,19 @@ mod tests {
             Some(&json!("x")),
             None,
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert_eq!(
             e.0,
             "path /spec/template/spec/containers/3 does not exist (the list has 1 item)"
         );
-        let e = apply_op(&mut d, "remove", "/spec/nope", None, None).unwrap_err();
+        let e = apply_op(&mut d, "remove", "/spec/nope", None, None).expect_err("an error");
         assert_eq!(e.0, "path /spec/nope does not exist");
-        let e = apply_op(&mut d, "add", "/spec/a/b", Some(&json!(1)), None).unwrap_err();
+        let e = apply_op(&mut d, "add", "/spec/a/b", Some(&json!(1)), None).expect_err("an error");
         assert_eq!(e.0, "path /spec/a does not exist");
-        let e = apply_op(&mut d, "test", "/spec/replicas", Some(&json!(2)), None).unwrap_err();
+        let e = apply_op(&mut d, "test", "/spec/replicas", Some(&json!(2)), None)
+            .expect_err("an error");
         assert_eq!(e.0, "test failed: /spec/replicas is 1, not 2");
-        let e = apply_op(&mut d, "replace", "spec", Some(&json!(2)), None).unwrap_err();
+        let e = apply_op(&mut d, "replace", "spec", Some(&json!(2)), None).expect_err("an error");
         assert!(e.0.contains("not a JSON pointer"), "{}", e.0);
         let e = apply_op(
             &mut d,
@@ -261,7 +262,7 @@ mod tests {
             Some(&json!(2)),
             None,
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert!(e.0.contains("does not exist"), "{}", e.0);
     }
 }

@@ -194,7 +194,7 @@ spec: {ports: [{port: 80}]}
 ";
 
     fn set() -> ManifestSet {
-        manifests_from_str("app.yaml", APP, "guestbook").unwrap()
+        manifests_from_str("app.yaml", APP, "guestbook").expect("ok")
     }
 
     fn patch(kind: &str, name: &str, op: &str, path: &str, value: Value) -> Value {
@@ -215,7 +215,7 @@ spec: {ports: [{port: 80}]}
                 json!("web:2"),
             )],
         )
-        .unwrap();
+        .expect("ok");
         assert_eq!(out.objects[0].body["spec"]["replicas"], 5);
         assert_eq!(out.objects[0].body.pointer(img), Some(&json!("web:2")));
         // Only Deployments and StatefulSets are scaled.
@@ -235,7 +235,7 @@ spec: {ports: [{port: 80}]}
                 json!(1),
             )],
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert_eq!(e.message, "the manifests have no Deployment named `front`");
         assert_eq!(e.hint, "Deployment objects in the manifests: frontend");
         let e = render(
@@ -258,7 +258,7 @@ spec: {ports: [{port: 80}]}
                 ),
             ],
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert_eq!(e.patch, 1);
         assert!(
             e.message.starts_with("`replace /spec/template/spec/containers/1/image` on Deployment guestbook/frontend (written at app.yaml:1:1): path /spec/template/spec/containers/1 does not exist"),
@@ -276,7 +276,7 @@ spec: {ports: [{port: 80}]}
                 json!("x"),
             )],
         )
-        .unwrap_err();
+        .expect_err("an error");
         assert!(
             e.message.contains("would change which object"),
             "{}",
@@ -292,9 +292,9 @@ spec: {ports: [{port: 80}]}
             !text.contains("hunter2") && !text.contains("aHVudGVyMg"),
             "{text}"
         );
-        let data = r[1]["data"].as_str().unwrap();
+        let data = r[1]["data"].as_str().expect("ok");
         assert!(data.starts_with("(sensitive) sha256:"), "{data}");
-        let back = from_recorded(&r, "guestbook").unwrap();
+        let back = from_recorded(&r, "guestbook").expect("ok");
         assert_eq!(back.objects.len(), 3);
         assert_eq!(back.objects[0].object, set().objects[0].object);
         assert_eq!(recorded(&back), r);
