@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! fedstack-bench run [--fedstack target/release/fedstack] [--sizes 1000,10000]
+//! fedstack-bench workloads [--fedstack PATH]   # only the guestbook to 1 and 50 clusters
 //! fedstack-bench gen fleet|dag N [LATENCY]     # print a stack
 //! ```
 
@@ -16,8 +17,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("gen") => generate(&args[1..]),
         Some("run") | None => run(&args[args.len().min(1)..]),
+        Some("workloads") => binary(&args[1..]).and_then(|b| measure::workloads(&b)),
         Some(other) => Err(format!(
-            "unknown command `{other}` (hint: fedstack-bench run | gen fleet|dag N [LATENCY])"
+            "unknown command `{other}` (hint: fedstack-bench run | workloads | gen fleet|dag N [LATENCY])"
         )),
     };
     match result {
@@ -41,6 +43,21 @@ fn generate(args: &[String]) -> Result<(), String> {
         _ => return Err("expected `fleet` or `dag`".into()),
     }
     Ok(())
+}
+
+/// `--fedstack PATH` (default target/release/fedstack), made absolute.
+fn binary(args: &[String]) -> Result<PathBuf, String> {
+    let path = match args {
+        [flag, p] if flag == "--fedstack" => PathBuf::from(p),
+        [] => PathBuf::from("target/release/fedstack"),
+        _ => return Err("expected [--fedstack PATH]".into()),
+    };
+    path.canonicalize().map_err(|e| {
+        format!(
+            "{}: {e} (hint: cargo build --release -p fedstack-cli)",
+            path.display()
+        )
+    })
 }
 
 fn run(args: &[String]) -> Result<(), String> {
