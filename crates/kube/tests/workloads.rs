@@ -264,13 +264,26 @@ async fn live(cluster: &Cluster, o: &ObjectRef) -> Option<DynamicObject> {
         .expect("get")
 }
 
+/// What fedstack's own writes change on each object: the time of its managed-fields
+/// entry (the API server moves it only when fedstack's apply changed something) and the
+/// generation. Not the resourceVersion: controllers write status (a Deployment's) at
+/// their own pace, and a test must not race them.
 async fn versions(cluster: &Cluster, inventory: &Inventory) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for e in inventory {
         let o = live(cluster, &e.object).await.expect("object exists");
+        let ours = o
+            .metadata
+            .managed_fields
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|m| m.manager.as_deref() == Some("fedstack"))
+            .map(|m| format!("{:?}", m.time))
+            .collect::<Vec<_>>()
+            .join(",");
         out.push((
             e.object.to_string(),
-            o.metadata.resource_version.unwrap_or_default(),
+            format!("{ours} generation {:?}", o.metadata.generation),
         ));
     }
     out
