@@ -142,7 +142,10 @@ impl Provider for AwsProvider {
             ResourceKind::HealthCheck => self.route53.health_check_read(spec).await,
             ResourceKind::DnsRecord => self.route53.record_read(spec).await,
             ResourceKind::Data => Ok(Some(data(spec))),
-            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => Ok(None),
+            ResourceKind::FederationHost
+            | ResourceKind::FederationMember
+            | ResourceKind::Workload
+            | ResourceKind::Image => Ok(None),
         }
     }
 
@@ -165,9 +168,10 @@ impl Provider for AwsProvider {
                     .await
             }
             ResourceKind::Data => Ok(data(spec)),
-            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => {
-                Err(self.unsupported(spec))
-            }
+            ResourceKind::FederationHost
+            | ResourceKind::FederationMember
+            | ResourceKind::Workload
+            | ResourceKind::Image => Err(self.unsupported(spec)),
         }
     }
 
@@ -191,9 +195,10 @@ impl Provider for AwsProvider {
                     .await
             }
             ResourceKind::Data => Ok(data(spec)),
-            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => {
-                Err(self.unsupported(spec))
-            }
+            ResourceKind::FederationHost
+            | ResourceKind::FederationMember
+            | ResourceKind::Workload
+            | ResourceKind::Image => Err(self.unsupported(spec)),
         }
     }
 
@@ -212,7 +217,10 @@ impl Provider for AwsProvider {
             ResourceKind::HealthCheck => self.route53.health_check_delete(spec).await,
             ResourceKind::DnsRecord => self.route53.record_delete(spec, progress).await,
             ResourceKind::Data => Ok(()),
-            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => Ok(()),
+            ResourceKind::FederationHost
+            | ResourceKind::FederationMember
+            | ResourceKind::Workload
+            | ResourceKind::Image => Ok(()),
         }
     }
 
@@ -235,9 +243,10 @@ impl Provider for AwsProvider {
                 self.writable(spec, "finish")?;
                 self.network.ensure(spec, progress).await
             }
-            ResourceKind::FederationHost | ResourceKind::FederationMember | ResourceKind::Workload => {
-                Err(self.unsupported(spec))
-            }
+            ResourceKind::FederationHost
+            | ResourceKind::FederationMember
+            | ResourceKind::Workload
+            | ResourceKind::Image => Err(self.unsupported(spec)),
             _ => self.read(spec).await?.ok_or_else(missing),
         }
     }

@@ -238,6 +238,11 @@ impl SimProvider {
                     kind
                 )))
             }
+            ResourceKind::Image => {
+                return Err(invalid(format!(
+                    "sim clouds have no {kind} resources; images are copied by the built-in registry provider"
+                )))
+            }
         })
     }
 
@@ -483,7 +488,10 @@ impl SimProvider {
                             .iter()
                             .filter(|o| {
                                 o["apiVersion"].as_str() == Some("apps/v1")
-                                    && matches!(o["kind"].as_str(), Some("Deployment" | "StatefulSet" | "DaemonSet"))
+                                    && matches!(
+                                        o["kind"].as_str(),
+                                        Some("Deployment" | "StatefulSet" | "DaemonSet")
+                                    )
                                     || o["kind"].as_str() == Some("Job")
                             })
                             .map(|o| o["spec"]["replicas"].as_i64().unwrap_or(1))
