@@ -162,6 +162,19 @@ fn malformed_sources_say_what_a_reference_looks_like() {
 }
 
 #[test]
+fn a_wrong_image_is_reported_once_not_again_at_its_references() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}images:\n  shop: {{ from: build/shop:1, to: [sydny] }}\noutputs:\n  r: {{ value: \"${{image.shop.sydney.ref}}\" }}\n  d: {{ value: \"${{image.shopp.sydney.ref}}\" }}\n"
+        )),
+        [
+            "t.yaml:10:36: unknown registry `sydny` in `to` in image `shop` (hint: did you mean `sydney`?)",
+            "t.yaml:13:15: reference to undeclared resource `image.shopp.sydney` in output `d` (hint: there are no image addresses)",
+        ]
+    );
+}
+
+#[test]
 fn duplicate_and_self_destinations_are_refused() {
     assert_eq!(
         err("  shop: { from: build/shop:1, to: [sydney, sydney] }\n"),

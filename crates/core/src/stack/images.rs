@@ -65,7 +65,9 @@ impl Loader<'_> {
         if images.is_empty() {
             return;
         }
+        let unchecked = images.iter().map(|(k, _)| k.text.to_string());
         if top.raw("registries").is_none() {
+            self.broken_images.extend(unchecked);
             self.cx.error(
                 ikey.span,
                 "`images` needs `registries`: images are copied between them",
@@ -75,6 +77,7 @@ impl Loader<'_> {
         }
         let Some(registries) = registries else {
             // `registries` is not a mapping (reported): names can't be checked.
+            self.broken_images.extend(unchecked);
             return;
         };
         let known = Known {
@@ -238,6 +241,7 @@ impl Loader<'_> {
         }
         let what = format!("image `{}`", clip(&name));
         let Some(obj) = Obj::new(&mut self.cx, node, what.clone(), key.span) else {
+            self.broken_images.insert(name);
             return;
         };
         obj.check_fields(&mut self.cx, IMAGE_FIELDS);
@@ -245,6 +249,7 @@ impl Loader<'_> {
         let platforms = self.platforms(&obj, &what);
         let to = self.image_to(known, &obj, &what, source.as_ref());
         let (true, Some(source), Some(platforms), Some(to)) = (ok, source, platforms, to) else {
+            self.broken_images.insert(name);
             return;
         };
         let Some(src_decl) = known.decls.get(&source.registry) else {

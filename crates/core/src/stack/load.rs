@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map as JsonMap, Value};
 
-use super::cx::{as_str, clip, clip_to, found, one_of, to_json, Cx, Fmt, FxMap, Obj, Sp};
+use super::cx::{as_str, clip, clip_to, found, one_of, to_json, Cx, Fmt, FxMap, FxSet, Obj, Sp};
 use super::describe::{
     CloudDescription, Clouds, ClusterInput, Field, FieldKind, Setting, SettingKind,
     KUBERNETES_CLOUD, REGISTRY_CLOUD,
@@ -143,6 +143,8 @@ pub(super) struct Loader<'f> {
     pub clusters_unreadable: bool,
     /// `federation:`, when the stack has one.
     pub federation: Option<FederationInfo>,
+    /// Images whose entry is wrong (reported): references to them are not reported again.
+    pub broken_images: FxSet<String>,
 }
 
 /// The outputs each kind has (data also has its value keys).
@@ -189,6 +191,7 @@ impl<'f> Loader<'f> {
             clouds_unreadable: false,
             clusters_unreadable: false,
             federation: None,
+            broken_images: FxSet::default(),
         }
     }
 
