@@ -57,12 +57,22 @@ fn registry_bin() -> PathBuf {
 struct Registry {
     child: Child,
     port: u16,
+    https: bool,
     _dir: tempfile::TempDir,
 }
 
 impl Registry {
     /// `htpasswd`: a user and the bcrypt of its password; `delete`: storage.delete.enabled.
     fn start(htpasswd: Option<(&str, &str)>, delete: bool) -> Registry {
+        Registry::start_with(htpasswd, delete, None)
+    }
+
+    /// `tls`: serve https with this certificate and key (PEM).
+    fn start_with(
+        htpasswd: Option<(&str, &str)>,
+        delete: bool,
+        tls: Option<(&str, &str)>,
+    ) -> Registry {
         let bin = registry_bin();
         let dir = tempfile::tempdir().expect("tempdir");
         let port = TcpListener::bind("127.0.0.1:0")
@@ -73,6 +83,15 @@ impl Registry {
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: fedstack-test-secret\n",
             dir.path().join("data").display(),
         );
+        if let Some((cert, key)) = tls {
+            std::fs::write(dir.path().join("cert.pem"), cert).expect("cert");
+            std::fs::write(dir.path().join("key.pem"), key).expect("key");
+            yaml.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                dir.path().join("cert.pem").display(),
+                dir.path().join("key.pem").display()
+            ));
+        }
         if let Some((user, hash)) = htpasswd {
             std::fs::write(dir.path().join("htpasswd"), format!("{user}:{hash}\n"))
                 .expect("htpasswd");
@@ -98,6 +117,7 @@ impl Registry {
         Registry {
             child,
             port,
+            https: tls.is_some(),
             _dir: dir,
         }
     }
@@ -107,12 +127,17 @@ impl Registry {
     }
 
     fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Waits until `GET /v2/` answers (200, or 401 with auth on).
     async fn ready(&mut self) {
-        let http = reqwest::Client::new();
+        // Readiness only: the CA is what the test checks, through fedstack.
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("client");
         for _ in 0..2000 {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 panic!("registry exited with {status} before it was ready");
@@ -292,8 +317,10 @@ fn images_promote_replan_follow_a_moved_tag_and_destroy() {
     );
     let t = Instant::now();
     let r = env.apply().clean();
+    // For the record, not asserted: the whole command, process start included.
     eprintln!(
-        "first apply (2 copies of a 2-platform index, 6 blobs, ~1.5 MiB): {:?}",
+        "first apply: 2 copies of a 2-platform index ({} blobs, 256 KiB layers): {:?}",
+        first.blobs.len(),
         t.elapsed()
     );
     assert!(r.stdout.contains("image.shop.sydney"), "{}", r.stdout);
@@ -489,4 +516,81 @@ fn promote_copies_now_reports_what_it_sent_and_never_prints_credentials() {
     for out in [&r.stdout, &r.stderr] {
         assert!(!out.contains(BUILD_PASSWORD));
     }
+}
+
+/// A test CA and a serving certificate for 127.0.0.1 signed by it: (CA, cert, key) PEM.
+fn test_ca() -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose, SanType,
+    };
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name
+        .push(DnType::CommonName, "fedstack image test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let mut leaf = CertificateParams::default();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    leaf.subject_alt_names = vec![SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]))];
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    let cert = leaf.signed_by(&key, &issuer).expect("leaf cert");
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn a_registry_with_a_private_ca_is_trusted_through_ca_file_only() {
+    let rt = runtime();
+    let (ca, cert, key) = test_ca();
+    let mut build = Registry::start(None, true);
+    let mut secure = Registry::start_with(None, true, Some((&cert, &key)));
+    rt.block_on(async {
+        build.ready().await;
+        secure.ready().await;
+    });
+    let pushed = rt.block_on(push_index(
+        &Raw::new(&build.base()),
+        "shop",
+        "1.4.2",
+        Flavor::Docker,
+        PLATFORMS,
+        1,
+        16 * 1024,
+    ));
+    let stack = |ca_file: &str| {
+        format!(
+            "name: tls\nclouds: {{}}\nregistries:\n  build: {{ url: \"{}\", insecure_http: true }}\n  secure: {{ url: \"{}\"{ca_file} }}\nimages:\n  shop: {{ from: build/shop:1.4.2, to: secure }}\n",
+            build.host(),
+            secure.host()
+        )
+    };
+    // Without it: the system roots do not know the test CA; one line, nothing copied.
+    let env = Env::with_stack(&stack(""));
+    let r = env.run(&["apply", "--auto-approve"]).clean();
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains(&secure.host()),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+
+    // With it, relative to the stack file's directory.
+    let env = Env::with_stack(&stack(", ca_file: certs/ca.pem"));
+    std::fs::create_dir_all(env.path().join("certs")).expect("mkdir");
+    std::fs::write(env.path().join("certs/ca.pem"), &ca).expect("ca");
+    env.apply().clean();
+    rt.block_on(async {
+        let (manifests, _) = Raw::new(&secure.base())
+            .verify_tree("shop", "1.4.2", &pushed.digest)
+            .await;
+        assert_eq!(manifests.len(), 1 + PLATFORMS.len());
+    });
+    env.run(&["plan", "--detailed-exitcode"]).code(0);
 }
