@@ -77,6 +77,8 @@ pub enum Command {
     Shift(ShiftArgs),
     /// Show each workload on each cluster, read live: replicas, rollout, last error.
     Status(StatusArgs),
+    /// Copy an image between registries now, as `skopeo copy` does (no stack, no state).
+    Promote(Box<PromoteArgs>),
     /// Inspect or edit the state.
     #[command(subcommand)]
     State(StateCommand),
@@ -363,4 +365,75 @@ mod tests {
         };
         assert!(p.opts.refresh);
     }
+}
+
+/// `fedstack promote SRC DST`. Credentials are named by env var (or a docker config),
+/// never given on the command line, where `ps` and shell history would show them.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The image to copy: `[http://]HOST/REPOSITORY:TAG` or `...@sha256:<hex>`
+    /// (`http://`: plain http, as `--src-insecure`).
+    pub source: String,
+    /// Where to copy it: `[http://]HOST/REPOSITORY:TAG` (or `@sha256:` to push by digest).
+    pub destination: String,
+    /// Every platform of a multi-platform index (the default): digests stay identical.
+    #[arg(long, conflicts_with = "platforms")]
+    pub all: bool,
+    /// Only this platform of an index; repeatable (a new index of those is pushed).
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    pub platforms: Vec<String>,
+    #[command(flatten)]
+    pub src: PromoteSourceCreds,
+    #[command(flatten)]
+    pub dest: PromoteDestCreds,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct PromoteSourceCreds {
+    /// Basic credentials of the source from two env vars.
+    #[arg(long, value_name = "USER_ENV:PASS_ENV")]
+    pub src_creds_env: Option<String>,
+    /// The source's user name from this env var (with --src-password-env).
+    #[arg(long, value_name = "ENV", requires = "src_password_env")]
+    pub src_username_env: Option<String>,
+    /// The source's password from this env var (with --src-username-env).
+    #[arg(long, value_name = "ENV", requires = "src_username_env")]
+    pub src_password_env: Option<String>,
+    /// A bearer token for the source from this env var.
+    #[arg(long, value_name = "ENV")]
+    pub src_token_env: Option<String>,
+    /// The source's `auths` entry of this docker config.
+    #[arg(long, value_name = "PATH")]
+    pub src_docker_config: Option<String>,
+    /// Plain http to the source.
+    #[arg(long)]
+    pub src_insecure: bool,
+    /// PEM certificates to trust for the source, besides the system roots.
+    #[arg(long, value_name = "PATH")]
+    pub src_ca_file: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct PromoteDestCreds {
+    /// Basic credentials of the destination from two env vars.
+    #[arg(long, value_name = "USER_ENV:PASS_ENV")]
+    pub dest_creds_env: Option<String>,
+    /// The destination's user name from this env var (with --dest-password-env).
+    #[arg(long, value_name = "ENV", requires = "dest_password_env")]
+    pub dest_username_env: Option<String>,
+    /// The destination's password from this env var (with --dest-username-env).
+    #[arg(long, value_name = "ENV", requires = "dest_username_env")]
+    pub dest_password_env: Option<String>,
+    /// A bearer token for the destination from this env var.
+    #[arg(long, value_name = "ENV")]
+    pub dest_token_env: Option<String>,
+    /// The destination's `auths` entry of this docker config.
+    #[arg(long, value_name = "PATH")]
+    pub dest_docker_config: Option<String>,
+    /// Plain http to the destination.
+    #[arg(long)]
+    pub dest_insecure: bool,
+    /// PEM certificates to trust for the destination, besides the system roots.
+    #[arg(long, value_name = "PATH")]
+    pub dest_ca_file: Option<String>,
 }

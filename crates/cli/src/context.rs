@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use fedstack_core::address::ResourceKind;
 use fedstack_core::stack::StateBackendConfig;
-use fedstack_core::stack::{load_stack, DesiredStack, KUBERNETES_CLOUD};
+use fedstack_core::stack::{load_stack, DesiredStack, KUBERNETES_CLOUD, REGISTRY_CLOUD};
 use fedstack_core::state::StateSnapshot;
 use fedstack_core::value::{Expr, Values};
 use fedstack_engine::{EngineSettings, Providers};
@@ -130,6 +130,7 @@ impl Context {
         // Federations across clouds: joined through every cluster's own cloud, so those
         // clouds are needed too.
         let kubernetes = used.contains(KUBERNETES_CLOUD);
+        let registry = used.contains(REGISTRY_CLOUD);
         if kubernetes {
             used.extend(
                 stack
@@ -168,6 +169,14 @@ impl Context {
             };
             let provider: SharedProvider = make(name, &cloud.settings, &ctx)?;
             providers.insert(name.to_string(), provider);
+        }
+        // Images: copied between the stack's registries, whose settings travel in each
+        // image's attributes (so a destroy after `registries` left the stack still works).
+        if registry {
+            providers.insert(
+                REGISTRY_CLOUD.to_string(),
+                Arc::new(fedstack_provider_registry::RegistryProvider::new(read_only)),
+            );
         }
         if kubernetes {
             let clusters = cluster_directory(stack, state, &providers);

@@ -13,6 +13,7 @@
 //! | network (AWS VPC)   | `network.<cluster>`                        |
 //! | IAM role            | `iam_role.<name>`                          |
 //! | workload            | `workload.<cluster>.<workload>`            |
+//! | image (one copy)    | `image.<image>.<registry>`                 |
 
 use std::fmt;
 use std::str::FromStr;
@@ -37,10 +38,12 @@ pub enum ResourceKind {
     IamRole,
     /// A `workloads:` entry's manifests applied to one federation member.
     Workload,
+    /// An `images:` entry copied to one of its destination registries.
+    Image,
 }
 
 impl ResourceKind {
-    pub const ALL: [ResourceKind; 11] = [
+    pub const ALL: [ResourceKind; 12] = [
         ResourceKind::Cluster,
         ResourceKind::NodePool,
         ResourceKind::FederationHost,
@@ -52,6 +55,7 @@ impl ResourceKind {
         ResourceKind::Network,
         ResourceKind::IamRole,
         ResourceKind::Workload,
+        ResourceKind::Image,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +71,7 @@ impl ResourceKind {
             ResourceKind::Network => "network",
             ResourceKind::IamRole => "iam_role",
             ResourceKind::Workload => "workload",
+            ResourceKind::Image => "image",
         }
     }
 
@@ -148,7 +153,7 @@ impl fmt::Display for Address {
 pub enum AddressError {
     #[error("`{0}` is not an address; expected KIND.NAME, e.g. cluster.gke-sydney")]
     Malformed(String),
-    #[error("`{0}` is not a resource kind; kinds are cluster, node_pool, federation_host, federation_member, dns_zone, health_check, dns_record, data, network, iam_role, workload")]
+    #[error("`{0}` is not a resource kind; kinds are cluster, node_pool, federation_host, federation_member, dns_zone, health_check, dns_record, data, network, iam_role, workload, image")]
     UnknownKind(String),
 }
 

@@ -25,6 +25,8 @@ pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Network | ResourceKind::IamRole => &[],
         // Objects in another namespace are other objects: the old ones are deleted.
         ResourceKind::Workload => &["cluster", "workload", "namespace"],
+        // Another destination is another object: the old tag is deleted.
+        ResourceKind::Image => &["destination"],
     }
 }
 

@@ -54,6 +54,13 @@ pub enum ResourceStatus {
 /// Live progress from inside a long provider call ("PROVISIONING", "waiting for INSYNC").
 pub trait Progress: Send + Sync {
     fn status(&self, message: &str);
+
+    /// Something the user should see even when the call ends before the next periodic
+    /// progress line (a delete the cloud refused and that was only forgotten): shown
+    /// at once. By default a status.
+    fn note(&self, message: &str) {
+        self.status(message);
+    }
 }
 
 /// A progress sink that drops everything.

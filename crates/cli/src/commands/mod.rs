@@ -8,6 +8,7 @@ mod kubeconfig;
 mod migrate;
 mod output;
 mod plan;
+mod promote;
 mod refresh;
 mod shift;
 mod sim;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Unjoin(a) => join::run_unjoin(&ctx, a),
         Command::Shift(a) => shift::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
+        Command::Promote(a) => promote::run(&ctx, *a),
         Command::State(c) => state::run(&ctx, c),
         Command::Sim(c) => sim::run(&ctx, c),
         Command::Completions { shell } => {

@@ -12,6 +12,7 @@ mod drift;
 mod errors;
 mod flow;
 mod gcp;
+mod images;
 mod lock;
 mod pipe;
 mod plan_output;

@@ -152,6 +152,10 @@ pub struct ClusterLowering {
 /// reserved name: no `clouds:` entry may take it).
 pub const KUBERNETES_CLOUD: &str = "kubernetes";
 
+/// The cloud of `image.*` resources, copied between the stack's `registries` by the
+/// built-in registry provider (a reserved name like [`KUBERNETES_CLOUD`]).
+pub const REGISTRY_CLOUD: &str = "registry";
+
 /// A provider's description of its cloud. One static value per provider, registered
 /// with the loader through [`Clouds`].
 pub trait CloudDescription: Sync {

@@ -52,6 +52,17 @@ impl Loader<'_> {
                 }
             }
         }
+        // A wrong image entry made no resources: its error was the one to report.
+        let broken = &self.broken_images;
+        self.user_refs.retain(|u| {
+            u.address.kind != ResourceKind::Image
+                || !u
+                    .address
+                    .name
+                    .split('.')
+                    .next()
+                    .is_some_and(|n| broken.contains(n))
+        });
         check_references(cx, resources, &index, &self.user_refs, &self.whats);
         check_cycles(cx, resources, &index);
     }

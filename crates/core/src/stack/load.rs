@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map as JsonMap, Value};
 
-use super::cx::{as_str, clip, clip_to, found, one_of, to_json, Cx, Fmt, FxMap, Obj, Sp};
+use super::cx::{as_str, clip, clip_to, found, one_of, to_json, Cx, Fmt, FxMap, FxSet, Obj, Sp};
 use super::describe::{
     CloudDescription, Clouds, ClusterInput, Field, FieldKind, Setting, SettingKind,
-    KUBERNETES_CLOUD,
+    KUBERNETES_CLOUD, REGISTRY_CLOUD,
 };
 use super::names;
 use super::yaml::{self, Node, Scalar};
@@ -143,6 +143,8 @@ pub(super) struct Loader<'f> {
     pub clusters_unreadable: bool,
     /// `federation:`, when the stack has one.
     pub federation: Option<FederationInfo>,
+    /// Images whose entry is wrong (reported): references to them are not reported again.
+    pub broken_images: FxSet<String>,
 }
 
 /// The outputs each kind has (data also has its value keys).
@@ -167,6 +169,7 @@ pub(super) fn kind_outputs(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Network => &["id", "vpc_id", "subnet_ids", "availability_zones"],
         ResourceKind::IamRole => &["id", "arn", "name"],
         ResourceKind::Workload => &["id"],
+        ResourceKind::Image => &["id", "digest", "ref"],
     }
 }
 
@@ -188,6 +191,7 @@ impl<'f> Loader<'f> {
             clouds_unreadable: false,
             clusters_unreadable: false,
             federation: None,
+            broken_images: FxSet::default(),
         }
     }
 
@@ -225,6 +229,8 @@ impl<'f> Loader<'f> {
                 "outputs",
                 "state",
                 "workloads",
+                "registries",
+                "images",
             ],
         );
         let name = obj.str_req(&mut self.cx, "name");
@@ -283,6 +289,7 @@ impl<'f> Loader<'f> {
                 self.workloads(k, workloads);
             }
         }
+        self.registries_and_images(&obj);
         if let Some((k, v)) = obj.raw("dns") {
             if !v.is_null() {
                 self.dns(k, v);
@@ -311,6 +318,13 @@ impl<'f> Loader<'f> {
                 key.span,
                 format!("cloud name `{KUBERNETES_CLOUD}` is reserved"),
                 Some("fedstack runs federations across clouds under that name; call this cloud something else (e.g. after its provider or region)".to_string()),
+            );
+        }
+        if name == REGISTRY_CLOUD {
+            self.cx.error(
+                key.span,
+                format!("cloud name `{REGISTRY_CLOUD}` is reserved"),
+                Some("fedstack copies `images` between `registries` under that name; call this cloud something else (e.g. after its provider or region)".to_string()),
             );
         }
         let mut decl = CloudDecl {

@@ -9,14 +9,16 @@ mod desired;
 mod diagnostic;
 mod dns;
 mod graph;
+mod images;
 mod load;
 mod names;
+mod oci_names;
 mod state_section;
 mod workloads;
 mod yaml;
 
 pub use cx::MAX_DIAGNOSTICS;
-pub use describe::{CloudDescription, Clouds, KUBERNETES_CLOUD};
+pub use describe::{CloudDescription, Clouds, KUBERNETES_CLOUD, REGISTRY_CLOUD};
 pub use desired::{CloudConfig, DesiredResource, DesiredStack, OutputDef};
 pub use diagnostic::{Diagnostic, Diagnostics, Span};
 pub use load::load_stack;

@@ -478,4 +478,9 @@ impl Progress for StepProgress {
             }
         }
     }
+
+    fn note(&self, message: &str) {
+        self.status(message);
+        self.tick();
+    }
 }

@@ -144,7 +144,8 @@ impl Provider for AwsProvider {
             ResourceKind::Data => Ok(Some(data(spec))),
             ResourceKind::FederationHost
             | ResourceKind::FederationMember
-            | ResourceKind::Workload => Ok(None),
+            | ResourceKind::Workload
+            | ResourceKind::Image => Ok(None),
         }
     }
 
@@ -169,7 +170,8 @@ impl Provider for AwsProvider {
             ResourceKind::Data => Ok(data(spec)),
             ResourceKind::FederationHost
             | ResourceKind::FederationMember
-            | ResourceKind::Workload => Err(self.unsupported(spec)),
+            | ResourceKind::Workload
+            | ResourceKind::Image => Err(self.unsupported(spec)),
         }
     }
 
@@ -195,7 +197,8 @@ impl Provider for AwsProvider {
             ResourceKind::Data => Ok(data(spec)),
             ResourceKind::FederationHost
             | ResourceKind::FederationMember
-            | ResourceKind::Workload => Err(self.unsupported(spec)),
+            | ResourceKind::Workload
+            | ResourceKind::Image => Err(self.unsupported(spec)),
         }
     }
 
@@ -216,7 +219,8 @@ impl Provider for AwsProvider {
             ResourceKind::Data => Ok(()),
             ResourceKind::FederationHost
             | ResourceKind::FederationMember
-            | ResourceKind::Workload => Ok(()),
+            | ResourceKind::Workload
+            | ResourceKind::Image => Ok(()),
         }
     }
 
@@ -241,7 +245,8 @@ impl Provider for AwsProvider {
             }
             ResourceKind::FederationHost
             | ResourceKind::FederationMember
-            | ResourceKind::Workload => Err(self.unsupported(spec)),
+            | ResourceKind::Workload
+            | ResourceKind::Image => Err(self.unsupported(spec)),
             _ => self.read(spec).await?.ok_or_else(missing),
         }
     }

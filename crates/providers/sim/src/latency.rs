@@ -47,6 +47,8 @@ fn table(kind: ResourceKind, flavor: Flavor) -> [u64; 4] {
         // Only aws clouds have these; a sim cloud refuses them before any latency.
         (Network, _) => [3_000, 40, 2_000, 3_000],
         (IamRole, _) => [1_000, 20, 700, 800],
+        // Copied by the built-in registry provider; a sim cloud refuses them likewise.
+        (Image, _) => [1_000, 20, 700, 800],
         // A rollout: applying the objects and waiting for their pods.
         (Workload, _) => [6_000, 25, 4_000, 3_000],
     }

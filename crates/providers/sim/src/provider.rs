@@ -238,6 +238,11 @@ impl SimProvider {
                     kind
                 )))
             }
+            ResourceKind::Image => {
+                return Err(invalid(format!(
+                    "sim clouds have no {kind} resources; images are copied by the built-in registry provider"
+                )))
+            }
         })
     }
 
@@ -556,7 +561,8 @@ impl SimProvider {
                 }
                 put("id", json!(id));
             }
-            ResourceKind::Network | ResourceKind::IamRole => {
+            // Image never gets here (refused when its flavor is asked for).
+            ResourceKind::Network | ResourceKind::IamRole | ResourceKind::Image => {
                 put("id", json!(format!("{kind}-{name}")));
             }
             ResourceKind::Data => {

@@ -645,6 +645,9 @@ pub(crate) fn shape(kind: ResourceKind, name: &str, attrs: &Values, flavor: Flav
         ResourceKind::Network | ResourceKind::IamRole => Err(format!(
             "sim clouds have no {kind} resources; only clouds with provider aws make them"
         )),
+        ResourceKind::Image => Err(format!(
+            "sim clouds have no {kind} resources; images are copied by the built-in registry provider"
+        )),
     }
 }
 

@@ -1,0 +1,596 @@
+//! `images:` against real CNCF distribution registries on loopback: the example
+//! stack `examples/promotion/stack.yaml` (its URLs rewritten) promotes a generated
+//! two-platform index from an htpasswd-protected build registry to two others; every
+//! check reads the registries back independently (plain Distribution requests).
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::common::{repo, Env};
+
+// The registry tests' raw client and image generator, shared rather than copied.
+#[path = "../../../registry/tests/support/images.rs"]
+mod gen;
+#[path = "../../../registry/tests/support/raw.rs"]
+mod raw;
+
+use gen::{push_index, Flavor, Pushed};
+use raw::Raw;
+
+pub fn init_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+const BUILD_USER: &str = "ci";
+const BUILD_PASSWORD: &str = "fedstack-images-pw-6d1f0c";
+/// bcrypt (cost 4) of BUILD_PASSWORD, made once with Python's `crypt`: spares the
+/// CLI tests a bcrypt dependency.
+const BUILD_HTPASSWD: &str = "$2b$04$IMupD16KKIclax1QTpQ3HO2FX4PZdAT/yh5Y4GiBi82ZGEcsEiqVm";
+const SYDNEY_USER: &str = "syd";
+const SYDNEY_PASSWORD: &str = "fedstack-docker-pw-93ab2e";
+const SYDNEY_HTPASSWD: &str = "$2b$04$AV2DTIfvFqQNzURuh0o3vOy0T5FtV5ypcG1Dc12lcTsGM8pcZFBjK";
+
+const PLATFORMS: &[(&str, &str, Option<&str>)] =
+    &[("linux", "amd64", None), ("linux", "arm64", Some("v8"))];
+
+fn registry_bin() -> PathBuf {
+    let hint = "build it with `scripts/registry-testenv` and run with FEDSTACK_REGISTRY_BIN=$(scripts/registry-testenv path)/registry (make test does this)";
+    let Some(p) = std::env::var_os("FEDSTACK_REGISTRY_BIN").filter(|p| !p.is_empty()) else {
+        panic!("FEDSTACK_REGISTRY_BIN is not set: these tests run real distribution registries; {hint}");
+    };
+    let p = PathBuf::from(p);
+    assert!(
+        p.is_file(),
+        "FEDSTACK_REGISTRY_BIN={} does not exist; {hint}",
+        p.display()
+    );
+    p
+}
+
+/// One plain-http distribution registry, killed on drop.
+struct Registry {
+    child: Child,
+    port: u16,
+    https: bool,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// `htpasswd`: a user and the bcrypt of its password; `delete`: storage.delete.enabled.
+    fn start(htpasswd: Option<(&str, &str)>, delete: bool) -> Registry {
+        Registry::start_with(htpasswd, delete, None)
+    }
+
+    /// `tls`: serve https with this certificate and key (PEM).
+    fn start_with(
+        htpasswd: Option<(&str, &str)>,
+        delete: bool,
+        tls: Option<(&str, &str)>,
+    ) -> Registry {
+        let bin = registry_bin();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: fedstack-test-secret\n",
+            dir.path().join("data").display(),
+        );
+        if let Some((cert, key)) = tls {
+            std::fs::write(dir.path().join("cert.pem"), cert).expect("cert");
+            std::fs::write(dir.path().join("key.pem"), key).expect("key");
+            yaml.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                dir.path().join("cert.pem").display(),
+                dir.path().join("key.pem").display()
+            ));
+        }
+        if let Some((user, hash)) = htpasswd {
+            std::fs::write(dir.path().join("htpasswd"), format!("{user}:{hash}\n"))
+                .expect("htpasswd");
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: fedstack-test\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            ));
+        }
+        let config = dir.path().join("config.yml");
+        std::fs::File::create(&config)
+            .and_then(|mut f| f.write_all(yaml.as_bytes()))
+            .expect("config");
+        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
+        let child = Command::new(&bin)
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        record_peer_use();
+        Registry {
+            child,
+            port,
+            https: tls.is_some(),
+            _dir: dir,
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn base(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until `GET /v2/` answers (200, or 401 with auth on).
+    async fn ready(&mut self) {
+        // Readiness only: the CA is what the test checks, through fedstack.
+        let http = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("client");
+        for _ in 0..2000 {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!("registry exited with {status} before it was ready");
+            }
+            if let Ok(r) = http.get(format!("{}/v2/", self.base())).send().await {
+                if matches!(r.status().as_u16(), 200 | 401) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("registry on port {} never answered GET /v2/", self.port);
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `registry <test binary> <test>` in FEDSTACK_PEER_LOG, for make test's count.
+fn record_peer_use() {
+    let Some(path) = std::env::var_os("FEDSTACK_PEER_LOG") else {
+        return;
+    };
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(format!("registry cli {test}\n").as_bytes());
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    init_crypto();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The example stack pointed at the test registries (plain http on loopback); sydney
+/// keeps its docker config credentials, saopaulo becomes anonymous.
+fn promotion_stack(build: &str, sydney: &str, saopaulo: &str) -> String {
+    let text = std::fs::read_to_string(repo().join("examples/promotion/stack.yaml"))
+        .expect("examples/promotion/stack.yaml");
+    let url = |name: &str, host: &str| {
+        (
+            format!("    url: registry.{name}.example.com\n"),
+            format!("    url: \"{host}\"\n    insecure_http: true\n"),
+        )
+    };
+    let mut text = text;
+    for (from, to) in [
+        url("build", build),
+        url("sydney", sydney),
+        url("saopaulo", saopaulo),
+        (
+            "    credentials: { token_env: SAOPAULO_TOKEN }\n".to_string(),
+            String::new(),
+        ),
+    ] {
+        assert!(text.contains(&from), "the example stack has no `{from}`");
+        text = text.replace(&from, &to);
+    }
+    text
+}
+
+/// Every file under `dir`, as text (lossy).
+fn all_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.push_str(&all_text(&p));
+            } else if let Ok(b) = std::fs::read(&p) {
+                out.push_str(&String::from_utf8_lossy(&b));
+            }
+        }
+    }
+    out
+}
+
+fn plan_changes(env: &Env) -> Vec<(String, String)> {
+    let r = env.run(&["--json", "plan"]).success();
+    let v: Value = serde_json::from_str(&r.stdout).expect("plan --json");
+    assert!(
+        !r.stdout.contains(BUILD_PASSWORD) && !r.stdout.contains(SYDNEY_PASSWORD),
+        "a password in the plan"
+    );
+    let mut out: Vec<(String, String)> = v["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["address"].as_str().unwrap_or_default().to_string(),
+                c["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn check_copied(dest: &Raw, pushed: &Pushed) {
+    let (manifests, mut blobs) = dest.verify_tree("shop", "1.4.2", &pushed.digest).await;
+    assert_eq!(
+        manifests.len(),
+        1 + PLATFORMS.len(),
+        "index and one image per platform"
+    );
+    blobs.sort();
+    blobs.dedup();
+    assert_eq!(blobs, pushed.blobs, "every blob of every platform");
+}
+
+#[test]
+fn images_promote_replan_follow_a_moved_tag_and_destroy() {
+    let rt = runtime();
+    let mut build = Registry::start(Some((BUILD_USER, BUILD_HTPASSWD)), true);
+    let mut sydney = Registry::start(Some((SYDNEY_USER, SYDNEY_HTPASSWD)), true);
+    // Deletes disabled (distribution's default): destroy forgets the tag there.
+    let mut saopaulo = Registry::start(None, false);
+    rt.block_on(async {
+        build.ready().await;
+        sydney.ready().await;
+        saopaulo.ready().await;
+    });
+    let build_raw = Raw::new(&build.base()).with_basic(BUILD_USER, BUILD_PASSWORD);
+    let sydney_raw = Raw::new(&sydney.base()).with_basic(SYDNEY_USER, SYDNEY_PASSWORD);
+    let saopaulo_raw = Raw::new(&saopaulo.base());
+    let first = rt.block_on(push_index(
+        &build_raw,
+        "shop",
+        "1.4.2",
+        Flavor::Oci,
+        PLATFORMS,
+        2,
+        256 * 1024,
+    ));
+
+    let mut env = Env::with_stack(&promotion_stack(
+        &build.host(),
+        &sydney.host(),
+        &saopaulo.host(),
+    ));
+    // sydney's credentials come from ~/.docker/config.json, as `docker login` writes it.
+    let home = env.path().join("home");
+    std::fs::create_dir_all(home.join(".docker")).expect("mkdir");
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{SYDNEY_USER}:{SYDNEY_PASSWORD}"));
+    std::fs::write(
+        home.join(".docker/config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
+            sydney.host()
+        ),
+    )
+    .expect("docker config");
+    env.var("HOME", &home.display().to_string())
+        .var("BUILD_USER", BUILD_USER)
+        .var("BUILD_TOKEN", BUILD_PASSWORD);
+
+    // ----- first apply: both destinations, every platform, digests equal ------------
+    assert_eq!(
+        plan_changes(&env),
+        [
+            ("image.shop.saopaulo".to_string(), "create".to_string()),
+            ("image.shop.sydney".to_string(), "create".to_string()),
+        ]
+    );
+    let t = Instant::now();
+    let r = env.apply().clean();
+    // For the record, not asserted: the whole command, process start included.
+    eprintln!(
+        "first apply: 2 copies of a 2-platform index ({} blobs, 256 KiB layers): {:?}",
+        first.blobs.len(),
+        t.elapsed()
+    );
+    assert!(r.stdout.contains("image.shop.sydney"), "{}", r.stdout);
+    rt.block_on(async {
+        check_copied(&sydney_raw, &first).await;
+        check_copied(&saopaulo_raw, &first).await;
+    });
+    let outputs = env.run(&["--json", "output"]).success();
+    let v: Value = serde_json::from_str(&outputs.stdout).expect("output --json");
+    assert_eq!(
+        v["shop_sydney"]
+            .as_str()
+            .or_else(|| v["shop_sydney"]["value"].as_str()),
+        Some(format!("{}/shop@{}", sydney.host(), first.digest).as_str()),
+        "{}",
+        outputs.stdout
+    );
+
+    // ----- nothing changed: a no-op plan ------------------------------------------
+    env.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    // ----- the build pushes a new image under the same tag: exactly the copies update
+    let second = rt.block_on(push_index(
+        &build_raw,
+        "shop",
+        "1.4.2",
+        Flavor::Oci,
+        PLATFORMS,
+        2,
+        256 * 1024,
+    ));
+    assert_ne!(first.digest, second.digest);
+    assert_eq!(
+        plan_changes(&env),
+        [
+            ("image.shop.saopaulo".to_string(), "update".to_string()),
+            ("image.shop.sydney".to_string(), "update".to_string()),
+        ]
+    );
+    env.apply().clean();
+    rt.block_on(async {
+        check_copied(&sydney_raw, &second).await;
+        check_copied(&saopaulo_raw, &second).await;
+    });
+    env.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    // ----- no credential anywhere fedstack wrote --------------------------------------
+    let written = all_text(&env.path().join("state"));
+    assert!(!written.is_empty(), "no state written");
+    for secret in [BUILD_PASSWORD, SYDNEY_PASSWORD, auth.as_str()] {
+        assert!(!written.contains(secret), "a credential in the state dir");
+    }
+
+    // ----- destroy: deleted where the registry allows it, forgotten where not --------
+    let r = env.run(&["destroy", "--auto-approve"]).success().clean();
+    assert!(
+        r.stdout.contains(&format!(
+            "does not allow deletes (HTTP 405): forgot {}/shop:1.4.2",
+            saopaulo.host()
+        )),
+        "{}",
+        r.stdout
+    );
+    rt.block_on(async {
+        assert!(
+            sydney_raw.get_manifest("shop", "1.4.2").await.is_none(),
+            "sydney kept the tag"
+        );
+        assert!(
+            saopaulo_raw.get_manifest("shop", "1.4.2").await.is_some(),
+            "saopaulo lost it"
+        );
+    });
+    assert_eq!(env.state_addresses(), Vec::<String>::new());
+    for secret in [BUILD_PASSWORD, SYDNEY_PASSWORD] {
+        assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret));
+    }
+}
+
+#[test]
+fn a_missing_credential_env_var_is_named_and_nothing_is_copied() {
+    let rt = runtime();
+    let mut build = Registry::start(Some((BUILD_USER, BUILD_HTPASSWD)), true);
+    let mut sydney = Registry::start(Some((SYDNEY_USER, SYDNEY_HTPASSWD)), true);
+    let mut saopaulo = Registry::start(None, false);
+    rt.block_on(async {
+        build.ready().await;
+        sydney.ready().await;
+        saopaulo.ready().await;
+    });
+    let mut env = Env::with_stack(&promotion_stack(
+        &build.host(),
+        &sydney.host(),
+        &saopaulo.host(),
+    ));
+    env.var("HOME", &env.path().join("nohome").display().to_string())
+        .var("BUILD_USER", BUILD_USER)
+        .unset("BUILD_TOKEN");
+    let r = env.run(&["apply", "--auto-approve"]).clean();
+    assert_ne!(r.code, 0);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr)
+            .contains("env var BUILD_TOKEN (`password_env` in its credentials) is not set"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+#[test]
+fn promote_copies_now_reports_what_it_sent_and_never_prints_credentials() {
+    let rt = runtime();
+    let mut build = Registry::start(Some((BUILD_USER, BUILD_HTPASSWD)), true);
+    let mut dest = Registry::start(None, true);
+    rt.block_on(async {
+        build.ready().await;
+        dest.ready().await;
+    });
+    let build_raw = Raw::new(&build.base()).with_basic(BUILD_USER, BUILD_PASSWORD);
+    let dest_raw = Raw::new(&dest.base());
+    let pushed = rt.block_on(push_index(
+        &build_raw,
+        "shop",
+        "1.4.2",
+        Flavor::Oci,
+        PLATFORMS,
+        2,
+        64 * 1024,
+    ));
+    let mut env = Env::new();
+    env.var("BUILD_USER", BUILD_USER)
+        .var("BUILD_TOKEN", BUILD_PASSWORD);
+    let src = format!("http://{}/shop:1.4.2", build.host());
+    let dst = format!("http://{}/shop:1.4.2", dest.host());
+    let args = [
+        "--json",
+        "promote",
+        &src,
+        &dst,
+        "--src-creds-env",
+        "BUILD_USER:BUILD_TOKEN",
+    ];
+    let r = env.run(&args).success().clean();
+    let v: Value = serde_json::from_str(&r.stdout).expect("promote --json");
+    assert_eq!(v["digest"], Value::String(pushed.digest.clone()));
+    assert_eq!(v["source_digest"], Value::String(pushed.digest.clone()));
+    assert_eq!(v["up_to_date"], Value::Bool(false));
+    assert_eq!(v["blobs_copied"].as_u64(), Some(pushed.blobs.len() as u64));
+    assert_eq!(
+        v["manifests_pushed"].as_u64(),
+        Some(1 + PLATFORMS.len() as u64)
+    );
+    rt.block_on(check_copied(&dest_raw, &pushed));
+
+    // Again: one HEAD at each end, nothing sent.
+    let r = env.run(&args).success();
+    let v: Value = serde_json::from_str(&r.stdout).expect("promote --json");
+    assert_eq!(v["up_to_date"], Value::Bool(true));
+
+    // One platform, by text: a new index, said so.
+    let one = format!("http://{}/shop:amd64-only", dest.host());
+    let r = env
+        .run(&[
+            "promote",
+            &src,
+            &one,
+            "--src-creds-env",
+            "BUILD_USER:BUILD_TOKEN",
+            "--platform",
+            "linux/amd64",
+        ])
+        .success()
+        .clean();
+    assert!(r.stdout.starts_with("Copied: "), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("0 sent"),
+        "blobs were there already: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("rewritten: a new index of linux/amd64 (dropped linux/arm64/v8)"),
+        "{}",
+        r.stdout
+    );
+
+    // Wrong or missing credentials: one line naming the registry, no secret.
+    env.var("BUILD_TOKEN", "wrong-password-1b7e");
+    let r = env.run(&args).clean();
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(&build.host()), "{}", r.stderr);
+    assert!(!r.stderr.contains("wrong-password-1b7e") && !r.stdout.contains("wrong-password-1b7e"));
+    for out in [&r.stdout, &r.stderr] {
+        assert!(!out.contains(BUILD_PASSWORD));
+    }
+}
+
+/// A test CA and a serving certificate for 127.0.0.1 signed by it: (CA, cert, key) PEM.
+fn test_ca() -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose, SanType,
+    };
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name
+        .push(DnType::CommonName, "fedstack image test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let mut leaf = CertificateParams::default();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    leaf.subject_alt_names = vec![SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]))];
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    let cert = leaf.signed_by(&key, &issuer).expect("leaf cert");
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn a_registry_with_a_private_ca_is_trusted_through_ca_file_only() {
+    let rt = runtime();
+    let (ca, cert, key) = test_ca();
+    let mut build = Registry::start(None, true);
+    let mut secure = Registry::start_with(None, true, Some((&cert, &key)));
+    rt.block_on(async {
+        build.ready().await;
+        secure.ready().await;
+    });
+    let pushed = rt.block_on(push_index(
+        &Raw::new(&build.base()),
+        "shop",
+        "1.4.2",
+        Flavor::Docker,
+        PLATFORMS,
+        1,
+        16 * 1024,
+    ));
+    let stack = |ca_file: &str| {
+        format!(
+            "name: tls\nclouds: {{}}\nregistries:\n  build: {{ url: \"{}\", insecure_http: true }}\n  secure: {{ url: \"{}\"{ca_file} }}\nimages:\n  shop: {{ from: build/shop:1.4.2, to: secure }}\n",
+            build.host(),
+            secure.host()
+        )
+    };
+    // Without it: the system roots do not know the test CA; one line, nothing copied.
+    let env = Env::with_stack(&stack(""));
+    let r = env.run(&["apply", "--auto-approve"]).clean();
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains(&secure.host()),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+
+    // With it, relative to the stack file's directory.
+    let env = Env::with_stack(&stack(", ca_file: certs/ca.pem"));
+    std::fs::create_dir_all(env.path().join("certs")).expect("mkdir");
+    std::fs::write(env.path().join("certs/ca.pem"), &ca).expect("ca");
+    env.apply().clean();
+    rt.block_on(async {
+        let (manifests, _) = Raw::new(&secure.base())
+            .verify_tree("shop", "1.4.2", &pushed.digest)
+            .await;
+        assert_eq!(manifests.len(), 1 + PLATFORMS.len());
+    });
+    env.run(&["plan", "--detailed-exitcode"]).code(0);
+}
