@@ -4,13 +4,16 @@
 //! data as a fingerprint), so plans show per object what changes. The core does no
 //! I/O; this is the edge that reads the files for it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
-use fedstack_core::address::ResourceKind;
+use fedstack_core::address::{Address, ResourceKind};
 use fedstack_core::stack::DesiredStack;
 use fedstack_core::value::Expr;
-use fedstack_kube::workloads::{load_manifests, recorded, render, ManifestError, ManifestSet};
+use fedstack_kube::workload_resource::REF_PREFIX;
+use fedstack_kube::workloads::{
+    image_references, load_manifests, recorded, render, ManifestError, ManifestSet,
+};
 use serde_json::Value;
 
 use crate::error::CliError;
@@ -28,6 +31,12 @@ fn literal<'a>(attrs: &'a fedstack_core::value::Attrs, key: &str) -> Option<&'a 
 pub fn render_objects(stack: &mut DesiredStack, stack_file: &str) -> Result<(), CliError> {
     let mut loaded: HashMap<(String, String), Result<ManifestSet, String>> = HashMap::new();
     let mut problems: Vec<String> = Vec::new();
+    let images: BTreeSet<Address> = stack
+        .resources
+        .iter()
+        .filter(|r| r.address.kind == ResourceKind::Image)
+        .map(|r| r.address.clone())
+        .collect();
     for res in &mut stack.resources {
         if res.address.kind != ResourceKind::Workload {
             continue;
@@ -82,8 +91,45 @@ pub fn render_objects(stack: &mut DesiredStack, stack_file: &str) -> Result<(), 
             .unwrap_or_default();
         match render(set, replicas, &overrides) {
             Ok(out) => {
-                res.attrs
-                    .insert("objects".into(), Expr::lit(recorded(&out)));
+                let objects = recorded(&out);
+                // Deployed by digest: each `${image.NAME.REGISTRY.ref}` becomes a
+                // reference the engine resolves once the image is copied (after it).
+                for r in image_references(&objects) {
+                    let parts: Vec<&str> = r.split('.').collect();
+                    let known = match parts.as_slice() {
+                        ["image", name, registry, output @ ("ref" | "digest")] => {
+                            let a = Address::new(ResourceKind::Image, format!("{name}.{registry}"));
+                            images.contains(&a).then_some((a, *output))
+                        }
+                        _ => None,
+                    };
+                    let Some((address, output)) = known else {
+                        let mut declared: Vec<String> =
+                            images.iter().map(|a| format!("${{{a}.ref}}")).collect();
+                        declared.sort();
+                        let hint = if declared.is_empty() {
+                            "the stack declares no images: add them under `images:`".to_string()
+                        } else {
+                            format!("the stack's images: {}", declared.join(", "))
+                        };
+                        problems.push(format!(
+                            "{stack_file}:{}:{}: workload `{workload}` on cluster `{}` refers to ${{{r}}}, which is not an image of the stack (hint: {hint})",
+                            span.line,
+                            span.column,
+                            res.address.name.split_once('.').map_or("?", |(c, _)| c)
+                        ));
+                        continue;
+                    };
+                    res.attrs.insert(
+                        format!("{REF_PREFIX}{r}"),
+                        Expr::reference(address.clone(), output),
+                    );
+                    if !res.depends_on.contains(&address) {
+                        res.depends_on.push(address);
+                        res.depends_on.sort();
+                    }
+                }
+                res.attrs.insert("objects".into(), Expr::lit(objects));
             }
             Err(e) => {
                 let (cluster, workload) = res.address.name.split_once('.').unwrap_or(("?", "?"));

@@ -33,3 +33,10 @@ pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
 pub fn forces_replacement(kind: ResourceKind, attr: &str) -> bool {
     replace_attributes(kind).contains(&attr)
 }
+
+/// Outputs that an in-place update changes, so that references to them are known only
+/// after apply when their resource is updated: an image copied again has a new digest,
+/// and what deploys it by that digest must roll out too.
+pub fn outputs_changed_by_update(kind: ResourceKind, output: &str) -> bool {
+    matches!((kind, output), (ResourceKind::Image, "digest" | "ref"))
+}

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use crate::federation::Cluster;
 use crate::objects::{FIELD_MANAGER, MANAGED_BY, MANAGED_BY_LABEL};
 use crate::resources::{need_running, ClusterSource, View};
-use crate::workloads::render::{from_recorded, recorded, render};
+use crate::workloads::render::{from_recorded, recorded, render, substitute};
 use crate::workloads::{
     apply, delete_inventory, has_rollout, load_manifests, project, prune, read_rollout,
     wait_rollout, ApplyOptions, Inventory, InventoryEntry, ManifestSet, Rollout, WorkloadError,
@@ -346,7 +346,7 @@ pub async fn read_workload(
     if let Some(objects) = spec.attrs.get("objects") {
         attrs.insert(
             "objects".into(),
-            live_objects(&cluster, objects, w.namespace).await?,
+            live_objects(&cluster, objects, w.namespace, &references(spec)).await?,
         );
     }
     attrs.insert("inventory".into(), json!(inventory));
@@ -359,24 +359,50 @@ pub async fn read_workload(
     }))
 }
 
-/// The live objects projected onto the recorded ones; a missing object is left out.
+/// The live objects projected onto the recorded ones; a missing object is left out. An
+/// object whose image references (`${image...}`) hold their recorded values on the
+/// cluster reads back as recorded, references and all.
 async fn live_objects(
     cluster: &Cluster,
     objects: &Value,
     namespace: &str,
+    refs: &[(String, String)],
 ) -> Result<Value, ProviderError> {
     let set = from_recorded(objects, namespace)
         .map_err(|e| invalid(format!("the recorded objects do not read back: {e}")))?;
+    let resolved = substitute(&set, refs);
+    let originals = objects.as_array().cloned().unwrap_or_default();
     let mut resolver = crate::workloads::discovery::Resolver::new(cluster);
     let mut out = Vec::new();
-    for m in &set.objects {
+    for (i, m) in resolved.objects.iter().enumerate() {
         if let Some(live) =
             crate::workloads::read_live(&mut resolver, m, &set.default_namespace).await?
         {
-            out.push(project(&m.object.kind, &m.body, &live));
+            let seen = project(&m.object.kind, &m.body, &live);
+            match originals.get(i) {
+                Some(original) if seen == m.body => out.push(original.clone()),
+                _ => out.push(seen),
+            }
         }
     }
     Ok(Value::Array(out))
+}
+
+/// The prefix of the attributes that carry a workload's image references.
+pub const REF_PREFIX: &str = "ref:";
+
+/// The values of the workload's image references: its `ref:ADDRESS.OUTPUT` attributes
+/// (the CLI adds one per `${ADDRESS.OUTPUT}` in the objects; the engine resolves them).
+fn references(spec: &ResourceSpec) -> Vec<(String, String)> {
+    spec.attrs
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.strip_prefix(REF_PREFIX)?.to_string(),
+                v.as_str()?.to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// Applies (create, update and adopt alike), prunes and follows the rollouts.
@@ -397,6 +423,20 @@ pub async fn ensure_workload(
             )));
         }
     }
+    // Deployed by digest: the references get the values the engine resolved for them.
+    let refs = references(spec);
+    let unresolved: Vec<String> = crate::workloads::image_references(&recorded(&set))
+        .into_iter()
+        .filter(|r| !refs.iter().any(|(k, _)| k == r))
+        .collect();
+    if !unresolved.is_empty() {
+        return Err(invalid(format!(
+            "{}: no value for ${{{}}} (hint: the reference needs its image in the stack's `images:`)",
+            spec.address,
+            unresolved.join("}, ${")
+        )));
+    }
+    let set = substitute(&set, &refs);
     let cluster = need_running(source, w.cluster, spec, progress).await?;
     let previous = read_record(&cluster, w.name).await?.unwrap_or_default();
     write_record(&cluster, w.name, &union(&previous, &planned(&set))).await?;

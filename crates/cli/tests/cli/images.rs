@@ -203,11 +203,38 @@ fn promotion_stack(build: &str, sydney: &str, saopaulo: &str) -> String {
             "    credentials: { token_env: SAOPAULO_TOKEN }\n".to_string(),
             String::new(),
         ),
+        // Every test dir has a copy of examples/.
+        (
+            "    manifests: shop/\n".to_string(),
+            "    manifests: examples/promotion/shop/\n".to_string(),
+        ),
     ] {
         assert!(text.contains(&from), "the example stack has no `{from}`");
         text = text.replace(&from, &to);
     }
     text
+}
+
+/// The image and workload changes of a plan, sorted.
+fn images_and_workloads(changes: &[(String, String)]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = changes
+        .iter()
+        .filter(|(a, _)| a.starts_with("image.") || a.starts_with("workload."))
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
+/// The value a workload's image reference got when it was applied (from the state).
+fn deployed(env: &Env, workload: &str, reference: &str) -> String {
+    let r = env.run(&["--json", "state", "show", workload]).success();
+    let v: Value = serde_json::from_str(&r.stdout).expect("state show --json");
+    let key = format!("ref:{reference}");
+    v["attrs"][&key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{workload} has no {key}: {}", r.stdout))
+        .to_string()
 }
 
 /// Every file under `dir`, as text (lossy).
@@ -307,12 +334,20 @@ fn images_promote_replan_follow_a_moved_tag_and_destroy() {
         .var("BUILD_USER", BUILD_USER)
         .var("BUILD_TOKEN", BUILD_PASSWORD);
 
-    // ----- first apply: both destinations, every platform, digests equal ------------
+    env.var("FEDSTACK_SIM_LATENCY_SCALE", "0");
+
+    // ----- first apply: both destinations, every platform, digests equal; the shop on
+    // each cluster by the digest of its own registry's copy -----------------------------
     assert_eq!(
-        plan_changes(&env),
+        images_and_workloads(&plan_changes(&env)),
         [
             ("image.shop.saopaulo".to_string(), "create".to_string()),
             ("image.shop.sydney".to_string(), "create".to_string()),
+            (
+                "workload.eks-saopaulo.shop".to_string(),
+                "create".to_string()
+            ),
+            ("workload.gke-sydney.shop".to_string(), "create".to_string()),
         ]
     );
     let t = Instant::now();
@@ -339,6 +374,19 @@ fn images_promote_replan_follow_a_moved_tag_and_destroy() {
         outputs.stdout
     );
 
+    assert_eq!(
+        deployed(&env, "workload.gke-sydney.shop", "image.shop.sydney.ref"),
+        format!("{}/shop@{}", sydney.host(), first.digest)
+    );
+    assert_eq!(
+        deployed(
+            &env,
+            "workload.eks-saopaulo.shop",
+            "image.shop.saopaulo.ref"
+        ),
+        format!("{}/shop@{}", saopaulo.host(), first.digest)
+    );
+
     // ----- nothing changed: a no-op plan ------------------------------------------
     env.run(&["plan", "--detailed-exitcode"]).code(0);
 
@@ -353,11 +401,20 @@ fn images_promote_replan_follow_a_moved_tag_and_destroy() {
         256 * 1024,
     ));
     assert_ne!(first.digest, second.digest);
+    // Exactly the copies and the two rollouts that deploy them by digest.
+    let mut changes = plan_changes(&env);
+    changes.retain(|(_, action)| action != "no_op");
+    changes.sort();
     assert_eq!(
-        plan_changes(&env),
+        changes,
         [
             ("image.shop.saopaulo".to_string(), "update".to_string()),
             ("image.shop.sydney".to_string(), "update".to_string()),
+            (
+                "workload.eks-saopaulo.shop".to_string(),
+                "update".to_string()
+            ),
+            ("workload.gke-sydney.shop".to_string(), "update".to_string()),
         ]
     );
     env.apply().clean();
@@ -365,6 +422,10 @@ fn images_promote_replan_follow_a_moved_tag_and_destroy() {
         check_copied(&sydney_raw, &second).await;
         check_copied(&saopaulo_raw, &second).await;
     });
+    assert_eq!(
+        deployed(&env, "workload.gke-sydney.shop", "image.shop.sydney.ref"),
+        format!("{}/shop@{}", sydney.host(), second.digest)
+    );
     env.run(&["plan", "--detailed-exitcode"]).code(0);
 
     // ----- no credential anywhere fedstack wrote --------------------------------------

@@ -192,6 +192,11 @@ fn plan_apply(
             }
             match actions.get(a) {
                 Some(Action::Create) | Some(Action::Replace) => None,
+                Some(Action::Update) | Some(Action::Adopt)
+                    if crate::schema::outputs_changed_by_update(a.kind, output) =>
+                {
+                    None
+                }
                 _ => current.get(a).and_then(|c| {
                     c.outputs
                         .get(output)

@@ -50,4 +50,6 @@ pub use object::{Inventory, InventoryEntry, ObjectRef};
 pub use order::{apply_order, delete_order};
 pub use prune::{prune, stale};
 pub use readiness::{has_rollout, read_rollout, rollout_of, wait_rollout, Rollout};
-pub use render::{from_recorded, recorded, render, RenderError};
+pub use render::{
+    from_recorded, image_references, recorded, render, substitute, substitute_value, RenderError,
+};

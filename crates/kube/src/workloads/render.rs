@@ -168,6 +168,64 @@ pub fn from_recorded(
     )
 }
 
+/// The `${image.NAME.REGISTRY.ref}` (or `.digest`) references in the string values of
+/// `v`, in order of appearance, each once: what a workload deploys by digest.
+pub fn image_references(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    collect_references(v, &mut out);
+    out
+}
+
+fn collect_references(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            let mut rest = s.as_str();
+            while let Some(i) = rest.find("${") {
+                let Some(j) = rest[i..].find('}') else {
+                    break;
+                };
+                let inner = &rest[i + 2..i + j];
+                if inner.starts_with("image.") && !out.iter().any(|o| o == inner) {
+                    out.push(inner.to_string());
+                }
+                rest = &rest[i + j + 1..];
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_references(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_references(x, out)),
+        _ => {}
+    }
+}
+
+/// `v` with each `${KEY}` of `values` replaced by its value.
+pub fn substitute_value(v: &Value, values: &[(String, String)]) -> Value {
+    match v {
+        Value::String(s) if s.contains("${") => {
+            let mut t = s.clone();
+            for (k, val) in values {
+                t = t.replace(&format!("${{{k}}}"), val);
+            }
+            Value::String(t)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute_value(x, values)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), substitute_value(x, values)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `set` with its references replaced by their values (see [`substitute_value`]).
+pub fn substitute(set: &ManifestSet, values: &[(String, String)]) -> ManifestSet {
+    let mut out = set.clone();
+    for m in &mut out.objects {
+        m.body = substitute_value(&m.body, values);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +339,27 @@ spec: {ports: [{port: 80}]}
             e.message.contains("would change which object"),
             "{}",
             e.message
+        );
+    }
+
+    #[test]
+    fn image_references_are_found_and_substituted() {
+        let v = json!({"spec": {"containers": [
+            {"image": "${image.shop.sydney.ref}"},
+            {"image": "x", "env": [{"value": "${image.shop.sydney.ref} ${image.db.sydney.digest} ${cluster.a.endpoint}"}]}
+        ]}});
+        assert_eq!(
+            image_references(&v),
+            ["image.shop.sydney.ref", "image.db.sydney.digest"]
+        );
+        let values = [(
+            "image.shop.sydney.ref".to_string(),
+            "r.example/shop@sha256:ab".to_string(),
+        )];
+        let out = substitute_value(&v, &values);
+        assert_eq!(
+            out["spec"]["containers"][0]["image"],
+            "r.example/shop@sha256:ab"
         );
     }
 
