@@ -655,3 +655,135 @@ fn a_registry_with_a_private_ca_is_trusted_through_ca_file_only() {
     });
     env.run(&["plan", "--detailed-exitcode"]).code(0);
 }
+
+/// The local test bed's binaries (etcd, kube-apiserver, ..., kwok); missing ones fail the
+/// test with how to build them.
+fn kube_bin_dir() -> PathBuf {
+    let dir = std::env::var("FEDSTACK_KUBE_BIN_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(fedstack_provider_local::testenv_bin_dir)
+        .expect("HOME is not set: cannot find the test bed (hint: set FEDSTACK_KUBE_BIN_DIR)");
+    if let Err(missing) = fedstack_provider_local::check_binaries(&dir) {
+        panic!(
+            "no Kubernetes binaries: {} has no {missing} (hint: `make test` builds them first; or run scripts/kube-testenv build)",
+            dir.display()
+        );
+    }
+    fedstack_moto::record_peer_use("kube-apiserver");
+    dir
+}
+
+/// A local cluster with a kwok node and a registry beside it: the shop is copied from
+/// the build registry and deployed by the digest of the copy; a new image under the
+/// same tag plans exactly the copy and the rollout, and the Deployment then runs it.
+#[test]
+fn a_local_cluster_deploys_the_promoted_image_by_digest() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let bin = kube_bin_dir();
+    let rt = runtime();
+    let mut build = Registry::start(None, true);
+    let mut near = Registry::start(None, true);
+    rt.block_on(async {
+        build.ready().await;
+        near.ready().await;
+    });
+    let build_raw = Raw::new(&build.base());
+    let push = || {
+        rt.block_on(push_index(
+            &build_raw,
+            "shop",
+            "2.0.0",
+            Flavor::Oci,
+            PLATFORMS,
+            1,
+            64 * 1024,
+        ))
+    };
+    let first = push();
+    let stack = format!(
+        "name: promote-local
+clouds:
+  local: {{ provider: local }}
+clusters:
+  local-p:
+    cloud: local
+    region: local
+    kubernetes_version: \"1.36\"
+    node_pools:
+      default: {{ machine_type: local-standard, node_count: 1 }}
+federation:
+  host: local-p
+  members: [local-p]
+registries:
+  build: {{ url: \"{}\", insecure_http: true }}
+  near: {{ url: \"{}\", insecure_http: true }}
+images:
+  shop:
+    from: build/shop:2.0.0
+    to: [near]
+workloads:
+  shop:
+    manifests: examples/promotion/shop/
+    overrides:
+      local-p:
+        - {{ kind: Deployment, name: shop, op: replace, path: /spec/template/spec/containers/0/image, value: \"${{image.shop.near.ref}}\" }}
+",
+        build.host(),
+        near.host()
+    );
+    let mut env = Env::with_stack(&stack);
+    env.var("FEDSTACK_KUBE_BIN_DIR", &bin.display().to_string());
+    let state = env.path().join("state");
+    // Whatever happens, no control plane outlives the test.
+    struct Stop(PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let needle = format!("{}/", self.0.join(".local").display());
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-f", &needle])
+                .status();
+        }
+    }
+    let _stop = Stop(state.canonicalize().unwrap_or(state.clone()));
+    env.apply().clean();
+    let kc = env.path().join("p.kubeconfig");
+    env.run(&["output", "kubeconfig", "-o", &kc.display().to_string()])
+        .success();
+    let image_of = || {
+        rt.block_on(async {
+            let (c, _) = fedstack_kube::client_from_kubeconfig(&kc, Some("local-p"))
+                .await
+                .expect("client");
+            let d = kube::Api::<Deployment>::namespaced(c, "shop")
+                .get("shop")
+                .await
+                .expect("the shop's Deployment");
+            d.spec
+                .and_then(|s| s.template.spec)
+                .and_then(|s| s.containers.first().and_then(|c| c.image.clone()))
+                .unwrap_or_default()
+        })
+    };
+    assert_eq!(image_of(), format!("{}/shop@{}", near.host(), first.digest));
+    env.run(&["plan", "--detailed-exitcode"]).code(0);
+
+    let second = push();
+    let mut changes = plan_changes(&env);
+    changes.retain(|(_, action)| action != "no_op");
+    assert_eq!(
+        changes,
+        [
+            ("image.shop.near".to_string(), "update".to_string()),
+            ("workload.local-p.shop".to_string(), "update".to_string()),
+        ]
+    );
+    env.apply().clean();
+    assert_eq!(
+        image_of(),
+        format!("{}/shop@{}", near.host(), second.digest)
+    );
+    env.run(&["plan", "--detailed-exitcode"]).code(0);
+    env.run(&["destroy", "--auto-approve"]).success().clean();
+}
