@@ -77,6 +77,8 @@ pub enum Command {
     Shift(ShiftArgs),
     /// Show each workload on each cluster, read live: replicas, rollout, last error.
     Status(StatusArgs),
+    /// Serve the promotion webhook: a signed request sets an image's tag and applies it.
+    Serve(ServeArgs),
     /// Copy an image between registries now, as `skopeo copy` does (no stack, no state).
     Promote(Box<PromoteArgs>),
     /// Inspect or edit the state.
@@ -177,6 +179,28 @@ pub struct ImportArgs {
     pub cloud_name: Option<String>,
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Serve the promotion webhook (POST /webhook).
+    #[arg(long)]
+    pub webhook: bool,
+    /// Where to listen (`127.0.0.1:0`: any free port, printed at start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    pub listen: String,
+    /// The environment variable holding the shared secret (at least 16 characters).
+    #[arg(long, value_name = "NAME", default_value = "FEDSTACK_WEBHOOK_SECRET")]
+    pub secret_env: String,
+    /// How old (or early) a signed request may be.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub max_age: std::time::Duration,
+    /// At most this many cloud calls at once, per apply.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub parallelism: u32,
+    /// Wait this long for the state lock (another apply may hold it).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod context;
 mod error;
 pub mod render;
 mod terminal;
+mod webhook;
 mod workloads;
 
 use std::process::ExitCode;

@@ -103,8 +103,45 @@ fn execute(
         &fedstack_engine::EngineSettings,
     ) -> Result<(Plan, bool), CliError>,
 ) -> Result<u8, CliError> {
+    execute_stack(ctx, ctx.stack()?, run, make_plan)
+}
+
+/// An apply of `stack` (read and changed by the caller, e.g. `serve --webhook`) to
+/// what `selection` selects, confirmed by `run`.
+pub(crate) fn apply_stack(
+    ctx: &Context,
+    stack: DesiredStack,
+    selection: &crate::args::Selection,
+    run: &RunArgs,
+) -> Result<u8, CliError> {
+    execute_stack(ctx, stack, run, |rt, stack, writer, providers, settings| {
+        let opts = super::plan::options(selection, &[], false);
+        let plan = super::plan::compute(
+            rt,
+            stack,
+            writer.snapshot(),
+            providers,
+            settings,
+            &opts,
+            true,
+        )?;
+        Ok((plan, false))
+    })
+}
+
+fn execute_stack(
+    ctx: &Context,
+    stack: DesiredStack,
+    run: &RunArgs,
+    make_plan: impl FnOnce(
+        &tokio::runtime::Runtime,
+        &DesiredStack,
+        &StateWriter,
+        &fedstack_engine::Providers,
+        &fedstack_engine::EngineSettings,
+    ) -> Result<(Plan, bool), CliError>,
+) -> Result<u8, CliError> {
     let rt = super::runtime()?;
-    let stack = ctx.stack()?;
     let backend = ctx.backend(&stack)?;
     let lock = ctx.lock(backend.as_ref(), "apply", run.lock.lock_timeout)?;
     for note in &lock.notes {

@@ -10,6 +10,7 @@ mod output;
 mod plan;
 mod promote;
 mod refresh;
+mod serve;
 mod shift;
 mod sim;
 mod state;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Unjoin(a) => join::run_unjoin(&ctx, a),
         Command::Shift(a) => shift::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
+        Command::Serve(a) => serve::run(&ctx, a),
         Command::Promote(a) => promote::run(&ctx, *a),
         Command::State(c) => state::run(&ctx, c),
         Command::Sim(c) => sim::run(&ctx, c),

@@ -787,3 +787,185 @@ workloads:
     env.run(&["plan", "--detailed-exitcode"]).code(0);
     env.run(&["destroy", "--auto-approve"]).success().clean();
 }
+
+/// `sha256=HEX` of `timestamp.body` with `secret`, as a sender signs a webhook request.
+fn sign(secret: &str, timestamp: &str, body: &str) -> String {
+    use hmac::Mac as _;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(secret.as_bytes())
+        .expect("any key length");
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    format!(
+        "sha256={}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
+}
+
+/// `serve --webhook`: a signed request promotes a new tag (the copy and the rollout that
+/// deploys it by digest); a replay, a bad signature, an old request and an image the
+/// stack does not declare are refused with clear answers and change nothing.
+#[test]
+fn the_webhook_promotes_a_tag_from_a_signed_request_and_refuses_the_rest() {
+    use crate::common::Stream;
+    const SECRET: &str = "webhook-secret-4b1d0e7c9a";
+    let rt = runtime();
+    let mut build = Registry::start(None, true);
+    let mut near = Registry::start(None, true);
+    rt.block_on(async {
+        build.ready().await;
+        near.ready().await;
+    });
+    let build_raw = Raw::new(&build.base());
+    let near_raw = Raw::new(&near.base());
+    let push = |tag: &str| {
+        rt.block_on(push_index(
+            &build_raw,
+            "shop",
+            tag,
+            Flavor::Oci,
+            PLATFORMS,
+            1,
+            64 * 1024,
+        ))
+    };
+    let old = push("1.4.2");
+    let new = push("1.4.3");
+    let stack = format!(
+        "name: hook
+clouds:
+  gcp: {{ provider: sim, emulates: gcp }}
+clusters:
+  gke-a: {{ cloud: gcp, region: us-central1, kubernetes_version: \"1.31\" }}
+federation:
+  host: gke-a
+  members: [gke-a]
+registries:
+  build: {{ url: \"{}\", insecure_http: true }}
+  near: {{ url: \"{}\", insecure_http: true }}
+images:
+  shop:
+    from: build/shop:1.4.2
+    to: [near]
+workloads:
+  shop:
+    manifests: examples/promotion/shop/
+    overrides:
+      gke-a:
+        - {{ kind: Deployment, name: shop, op: replace, path: /spec/template/spec/containers/0/image, value: \"${{image.shop.near.ref}}\" }}
+",
+        build.host(),
+        near.host()
+    );
+    let mut env = Env::with_stack(&stack);
+    env.var("FEDSTACK_SIM_LATENCY_SCALE", "0")
+        .var("FEDSTACK_WEBHOOK_SECRET", SECRET);
+    env.apply().clean();
+    let ref_of = |digest: &str| format!("{}/shop@{digest}", near.host());
+    assert_eq!(
+        deployed(&env, "workload.gke-a.shop", "image.shop.near.ref"),
+        ref_of(&old.digest)
+    );
+
+    let mut server = env.start(&["serve", "--webhook", "--listen", "127.0.0.1:0"]);
+    let line = server.wait_line(Stream::Out, "listening on http://");
+    let url = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the webhook's URL")
+        .to_string();
+    let client = reqwest::Client::new();
+    let post = |timestamp: String, signature: String, body: String| {
+        let req = client
+            .post(&url)
+            .header("x-fedstack-timestamp", timestamp)
+            .header("x-fedstack-signature", signature)
+            .body(body);
+        rt.block_on(async move {
+            let r = req.send().await.expect("the webhook answers");
+            let status = r.status().as_u16();
+            let v: Value = r.json().await.expect("a JSON answer");
+            (status, v)
+        })
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            .to_string()
+    };
+    let body = r#"{"id": "build-77", "image": "shop", "tag": "1.4.3"}"#.to_string();
+
+    // A bad signature changes nothing.
+    let (status, v) = post(
+        now(),
+        sign("not-the-secret-000", &now(), &body),
+        body.clone(),
+    );
+    assert_eq!(status, 401, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("the signature does not match")),
+        "{v}"
+    );
+    // A request signed long ago: refused.
+    let (status, v) = post("1000".into(), sign(SECRET, "1000", &body), body.clone());
+    assert_eq!(status, 401, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("more than the 300s allowed")),
+        "{v}"
+    );
+    // An image the stack does not declare.
+    let other = r#"{"id": "build-78", "image": "cart", "tag": "1"}"#.to_string();
+    let t = now();
+    let (status, v) = post(t.clone(), sign(SECRET, &t, &other), other);
+    assert_eq!(status, 404, "{v}");
+    assert_eq!(
+        v["error"],
+        "the stack declares no image `cart` (its images: shop)"
+    );
+
+    // The real one: the copy of 1.4.3 and the rollout that deploys it by digest.
+    let t = now();
+    let signature = sign(SECRET, &t, &body);
+    let (status, v) = post(t.clone(), signature.clone(), body.clone());
+    assert_eq!(status, 200, "{v}\n{}", {
+        server.drain();
+        server.stderr.clone()
+    });
+    assert_eq!(v["status"], "applied");
+    let mut applied: Vec<&str> = v["applied"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    applied.sort_unstable();
+    assert_eq!(applied, ["image.shop.near", "workload.gke-a.shop"]);
+    rt.block_on(async {
+        let (bytes, _) = near_raw
+            .get_manifest("shop", "1.4.3")
+            .await
+            .expect("1.4.3 at the destination");
+        use sha2::Digest as _;
+        let digest = format!("sha256:{:x}", sha2::Sha256::digest(&bytes));
+        assert_eq!(digest, new.digest);
+    });
+    assert_eq!(
+        deployed(&env, "workload.gke-a.shop", "image.shop.near.ref"),
+        ref_of(&new.digest)
+    );
+    // The same request again is a replay.
+    let (status, v) = post(t, signature, body);
+    assert_eq!(status, 409, "{v}");
+    assert_eq!(
+        v["error"],
+        "delivery build-77 was already acted on (a replay)"
+    );
+    server.drain();
+    assert!(!server.stdout.contains(SECRET) && !server.stderr.contains(SECRET));
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
