@@ -25,8 +25,9 @@ pub fn replace_attributes(kind: ResourceKind) -> &'static [&'static str] {
         ResourceKind::Network | ResourceKind::IamRole => &[],
         // Objects in another namespace are other objects: the old ones are deleted.
         ResourceKind::Workload => &["cluster", "workload", "namespace"],
-        // Another destination is another object: the old tag is deleted.
-        ResourceKind::Image => &["destination"],
+        // Another destination tag (a promotion) is copied in place: the previous tag
+        // stays in the registry, forgotten, since what runs may still use it by digest.
+        ResourceKind::Image => &[],
     }
 }
 

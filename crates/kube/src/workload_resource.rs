@@ -257,7 +257,7 @@ async fn rollouts(
                 desired: d,
                 ..
             } => {
-                desired += d - d.min(0);
+                desired += d.max(0);
                 ready += r;
                 if state == "complete" {
                     state = "progressing".into();

@@ -952,6 +952,13 @@ workloads:
         use sha2::Digest as _;
         let digest = format!("sha256:{:x}", sha2::Sha256::digest(&bytes));
         assert_eq!(digest, new.digest);
+        // The tag before stays: pods of the previous rollout may still pull it by digest.
+        let (bytes, _) = near_raw
+            .get_manifest("shop", "1.4.2")
+            .await
+            .expect("1.4.2 kept at the destination");
+        let digest = format!("sha256:{:x}", sha2::Sha256::digest(&bytes));
+        assert_eq!(digest, old.digest);
     });
     assert_eq!(
         deployed(&env, "workload.gke-a.shop", "image.shop.near.ref"),
