@@ -182,7 +182,7 @@ impl Context {
             let clusters = cluster_directory(stack, state, &providers);
             providers.insert(
                 KUBERNETES_CLOUD.to_string(),
-                Arc::new(KubernetesProvider::new(clusters, read_only)),
+                Arc::new(KubernetesProvider::new(clusters, read_only, &stack.name)),
             );
         }
         Ok(providers)

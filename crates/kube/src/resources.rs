@@ -37,6 +37,10 @@ pub trait ClusterSource: Send + Sync {
     /// How messages name the cluster (`local cluster a`, `cluster gke-sydney`).
     fn describe(&self, name: &str) -> String;
 
+    /// The stack whose resources these are: what is recorded on a cluster for one stack
+    /// (a workload's inventory) is named after it, so two stacks never share it.
+    fn stack(&self) -> &str;
+
     /// Where a missing cluster was looked for, for the message (` in /state/.local`).
     fn looked_in(&self) -> String {
         String::new()

@@ -10,7 +10,7 @@
 //! - delete removes the recorded inventory in reverse order, each object bounded by the
 //!   workload's `timeout`, naming what is stuck.
 //!
-//! The inventory lives on the cluster too (ConfigMap `kube-system/fedstack-workload-<name>`),
+//! The inventory lives on the cluster too (ConfigMap `kube-system/fedstack-workload-<name>-<hash of the stack and name>`),
 //! written before anything is applied, so pruning never depends on a state write that a
 //! crash may have lost: an object is on the cluster only if some inventory lists it.
 
@@ -82,8 +82,13 @@ fn parse(spec: &ResourceSpec) -> Result<WorkloadSpec<'_>, ProviderError> {
     })
 }
 
-fn record_name(workload: &str) -> String {
-    format!("fedstack-workload-{workload}")
+/// `fedstack-workload-WORKLOAD-HASH`, HASH the first 10 hex digits of sha256 of the stack
+/// and the workload: one record per stack and workload (two stacks deploying a workload
+/// of the same name to one cluster never share it), always a valid object name.
+fn record_name(stack: &str, workload: &str) -> String {
+    let fp = fedstack_core::state::fingerprint(&format!("{stack}/{workload}"));
+    let hex = fp.trim_start_matches("sha256:");
+    format!("fedstack-workload-{workload}-{}", &hex[..10.min(hex.len())])
 }
 
 /// The manifests of `spec` as its cluster gets them, read from its files. The errors are
@@ -130,7 +135,7 @@ async fn read_record(
     workload: &str,
 ) -> Result<Option<Inventory>, ProviderError> {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), RECORD_NAMESPACE);
-    let name = record_name(workload);
+    let name = workload.to_string();
     let cm = api.get_opt(&name).await.map_err(|e| {
         WorkloadError::from_kube(
             &cluster.name,
@@ -164,7 +169,7 @@ async fn write_record(
     inventory: &[InventoryEntry],
 ) -> Result<(), ProviderError> {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), RECORD_NAMESPACE);
-    let name = record_name(workload);
+    let name = workload.to_string();
     let text = serde_json::to_string(inventory)
         .map_err(|e| invalid(format!("cannot encode the inventory of {workload}: {e}")))?;
     let cm = ConfigMap {
@@ -201,7 +206,7 @@ async fn write_record(
 
 async fn delete_record(cluster: &Cluster, workload: &str) -> Result<(), ProviderError> {
     let api: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), RECORD_NAMESPACE);
-    let name = record_name(workload);
+    let name = workload.to_string();
     match api.delete(&name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
@@ -339,7 +344,7 @@ pub async fn read_workload(
         }
         View::Running(c) => c,
     };
-    let Some(inventory) = read_record(&cluster, w.name).await? else {
+    let Some(inventory) = read_record(&cluster, &record_name(source.stack(), w.name)).await? else {
         return Ok(None);
     };
     let mut attrs = spec.attrs.clone();
@@ -438,8 +443,15 @@ pub async fn ensure_workload(
     }
     let set = substitute(&set, &refs);
     let cluster = need_running(source, w.cluster, spec, progress).await?;
-    let previous = read_record(&cluster, w.name).await?.unwrap_or_default();
-    write_record(&cluster, w.name, &union(&previous, &planned(&set))).await?;
+    let previous = read_record(&cluster, &record_name(source.stack(), w.name))
+        .await?
+        .unwrap_or_default();
+    write_record(
+        &cluster,
+        &record_name(source.stack(), w.name),
+        &union(&previous, &planned(&set)),
+    )
+    .await?;
     let options = ApplyOptions {
         adopt: w.adopt,
         ..ApplyOptions::default()
@@ -450,7 +462,7 @@ pub async fn ensure_workload(
         let names: Vec<String> = pruned.iter().map(ToString::to_string).collect();
         progress.status(&format!("pruned {}", names.join(", ")));
     }
-    write_record(&cluster, w.name, &inventory).await?;
+    write_record(&cluster, &record_name(source.stack(), w.name), &inventory).await?;
     let (desired, ready, rollout) = if w.wait {
         wait_all(&cluster, &inventory, w.timeout, progress).await?
     } else {
@@ -531,7 +543,9 @@ pub async fn remove_workload(
         // The cluster is gone, and its objects with it.
         return Ok(());
     };
-    let on_cluster = read_record(&cluster, w.name).await?.unwrap_or_default();
+    let on_cluster = read_record(&cluster, &record_name(source.stack(), w.name))
+        .await?
+        .unwrap_or_default();
     let in_state: Inventory = spec
         .attrs
         .get("inventory")
@@ -540,5 +554,24 @@ pub async fn remove_workload(
         .unwrap_or_default();
     let inventory = union(&on_cluster, &in_state);
     delete_inventory(&cluster, &inventory, w.timeout, progress).await?;
-    delete_record(&cluster, w.name).await
+    delete_record(&cluster, &record_name(source.stack(), w.name)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_named_per_stack_and_stay_valid_names() {
+        let a = record_name("demo", "guestbook");
+        assert!(
+            a.starts_with("fedstack-workload-guestbook-") && a.len() == 38,
+            "{a}"
+        );
+        assert_eq!(a, record_name("demo", "guestbook"));
+        // Neither another stack nor a split that reads the same may share it.
+        assert_ne!(record_name("a", "b-c"), record_name("a-b", "c"));
+        assert_ne!(a, record_name("prod", "guestbook"));
+        assert!(record_name(&"s".repeat(63), &"w".repeat(63)).len() <= 253);
+    }
 }

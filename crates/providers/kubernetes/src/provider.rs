@@ -15,13 +15,16 @@ use crate::clusters::ClusterDirectory;
 pub struct KubernetesProvider {
     clusters: ClusterDirectory,
     read_only: bool,
+    stack: String,
 }
 
 impl KubernetesProvider {
-    pub fn new(clusters: ClusterDirectory, read_only: bool) -> KubernetesProvider {
+    /// The federation resources of `stack`, on the clusters of `clusters`.
+    pub fn new(clusters: ClusterDirectory, read_only: bool, stack: &str) -> KubernetesProvider {
         KubernetesProvider {
             clusters,
             read_only,
+            stack: stack.to_string(),
         }
     }
 
@@ -48,6 +51,10 @@ impl KubernetesProvider {
 
 #[async_trait]
 impl ClusterSource for KubernetesProvider {
+    fn stack(&self) -> &str {
+        &self.stack
+    }
+
     fn describe(&self, name: &str) -> String {
         match self.clusters.get(name) {
             Some(e) => format!("cluster {name} ({})", e.provider.provider_type()),

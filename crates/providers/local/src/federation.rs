@@ -19,6 +19,10 @@ impl ClusterSource for LocalProvider {
         format!("local cluster {name}")
     }
 
+    fn stack(&self) -> &str {
+        &self.stack
+    }
+
     fn looked_in(&self) -> String {
         format!(" in {}", self.root().display())
     }

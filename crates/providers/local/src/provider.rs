@@ -33,6 +33,8 @@ pub struct LocalProvider {
     pub(crate) settings: Settings,
     pub(crate) state_dir: PathBuf,
     pub(crate) read_only: bool,
+    /// The stack these clusters are of (names what it records on them).
+    pub(crate) stack: String,
     binaries: Mutex<Option<Binaries>>,
 }
 
@@ -60,6 +62,7 @@ impl LocalProvider {
             settings: parse_settings(cloud_name, settings)?,
             state_dir: ctx.state_dir.clone(),
             read_only: ctx.read_only,
+            stack: ctx.stack.clone(),
             binaries: Mutex::new(None),
         })
     }
