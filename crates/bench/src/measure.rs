@@ -144,14 +144,7 @@ fn latency_bound(
     // The process's own start-up (parse, load, plan) is not part of the graph's bound:
     // measure the apply phase as the binary reports it in its apply_done event.
     let (s, out) = fedstack(bin, dir.path(), &args, &[])?;
-    let engine_secs = out
-        .lines()
-        .find(|l| l.contains(r#""type":"apply_done""#))
-        .and_then(|l| l.split(r#""elapsed_ms":"#).nth(1))
-        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|t| t.parse::<f64>().ok())
-        .map(|ms| ms / 1000.0)
-        .unwrap_or(s.secs);
+    let engine_secs = apply_phase_secs(&out).unwrap_or(s.secs);
     let per = latency_ms as f64 / 1000.0;
     let bound = (layers as f64 * per).max(n as f64 * per / parallelism as f64);
     Ok((bound, engine_secs))

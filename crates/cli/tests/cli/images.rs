@@ -3,11 +3,9 @@
 //! two-platform index from an htpasswd-protected build registry to two others; every
 //! check reads the registries back independently (plain Distribution requests).
 
-use std::io::Write as _;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -19,9 +17,12 @@ use crate::common::{repo, Env};
 mod gen;
 #[path = "../../../registry/tests/support/raw.rs"]
 mod raw;
+#[path = "../../../registry/tests/support/registry.rs"]
+mod registry;
 
 use gen::{push_index, Flavor, Pushed};
 use raw::Raw;
+use registry::{Opts, RegistryProc as Registry, TestCa};
 
 pub fn init_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -29,150 +30,19 @@ pub fn init_crypto() {
 
 const BUILD_USER: &str = "ci";
 const BUILD_PASSWORD: &str = "fedstack-images-pw-6d1f0c";
-/// bcrypt (cost 4) of BUILD_PASSWORD, made once with Python's `crypt`: spares the
-/// CLI tests a bcrypt dependency.
-const BUILD_HTPASSWD: &str = "$2b$04$IMupD16KKIclax1QTpQ3HO2FX4PZdAT/yh5Y4GiBi82ZGEcsEiqVm";
 const SYDNEY_USER: &str = "syd";
 const SYDNEY_PASSWORD: &str = "fedstack-docker-pw-93ab2e";
-const SYDNEY_HTPASSWD: &str = "$2b$04$AV2DTIfvFqQNzURuh0o3vOy0T5FtV5ypcG1Dc12lcTsGM8pcZFBjK";
 
 const PLATFORMS: &[(&str, &str, Option<&str>)] =
     &[("linux", "amd64", None), ("linux", "arm64", Some("v8"))];
 
-fn registry_bin() -> PathBuf {
-    let hint = "build it with `scripts/registry-testenv` and run with FEDSTACK_REGISTRY_BIN=$(scripts/registry-testenv path)/registry (make test does this)";
-    let Some(p) = std::env::var_os("FEDSTACK_REGISTRY_BIN").filter(|p| !p.is_empty()) else {
-        panic!("FEDSTACK_REGISTRY_BIN is not set: these tests run real distribution registries; {hint}");
-    };
-    let p = PathBuf::from(p);
-    assert!(
-        p.is_file(),
-        "FEDSTACK_REGISTRY_BIN={} does not exist; {hint}",
-        p.display()
-    );
-    p
-}
-
-/// One plain-http distribution registry, killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-    https: bool,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    /// `htpasswd`: a user and the bcrypt of its password; `delete`: storage.delete.enabled.
-    fn start(htpasswd: Option<(&str, &str)>, delete: bool) -> Registry {
-        Registry::start_with(htpasswd, delete, None)
-    }
-
-    /// `tls`: serve https with this certificate and key (PEM).
-    fn start_with(
-        htpasswd: Option<(&str, &str)>,
-        delete: bool,
-        tls: Option<(&str, &str)>,
-    ) -> Registry {
-        let bin = registry_bin();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut yaml = format!(
-            "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: fedstack-test-secret\n",
-            dir.path().join("data").display(),
-        );
-        if let Some((cert, key)) = tls {
-            std::fs::write(dir.path().join("cert.pem"), cert).expect("cert");
-            std::fs::write(dir.path().join("key.pem"), key).expect("key");
-            yaml.push_str(&format!(
-                "  tls:\n    certificate: {}\n    key: {}\n",
-                dir.path().join("cert.pem").display(),
-                dir.path().join("key.pem").display()
-            ));
-        }
-        if let Some((user, hash)) = htpasswd {
-            std::fs::write(dir.path().join("htpasswd"), format!("{user}:{hash}\n"))
-                .expect("htpasswd");
-            yaml.push_str(&format!(
-                "auth:\n  htpasswd:\n    realm: fedstack-test\n    path: {}\n",
-                dir.path().join("htpasswd").display()
-            ));
-        }
-        let config = dir.path().join("config.yml");
-        std::fs::File::create(&config)
-            .and_then(|mut f| f.write_all(yaml.as_bytes()))
-            .expect("config");
-        let log = std::fs::File::create(dir.path().join("registry.log")).expect("log");
-        let child = Command::new(&bin)
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        record_peer_use();
-        Registry {
-            child,
-            port,
-            https: tls.is_some(),
-            _dir: dir,
-        }
-    }
-
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn base(&self) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        format!("{scheme}://127.0.0.1:{}", self.port)
-    }
-
-    /// Waits until `GET /v2/` answers (200, or 401 with auth on).
-    async fn ready(&mut self) {
-        // Readiness only: the CA is what the test checks, through fedstack.
-        let http = reqwest::Client::builder()
-            .danger_accept_invalid_certs(true)
-            .build()
-            .expect("client");
-        for _ in 0..2000 {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("registry exited with {status} before it was ready");
-            }
-            if let Ok(r) = http.get(format!("{}/v2/", self.base())).send().await {
-                if matches!(r.status().as_u16(), 200 | 401) {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("registry on port {} never answered GET /v2/", self.port);
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `registry <test binary> <test>` in FEDSTACK_PEER_LOG, for make test's count.
-fn record_peer_use() {
-    let Some(path) = std::env::var_os("FEDSTACK_PEER_LOG") else {
-        return;
-    };
-    let test = std::thread::current().name().unwrap_or("?").to_string();
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        let _ = f.write_all(format!("registry cli {test}\n").as_bytes());
-    }
+/// A real distribution registry (the registry tests' harness), started and ready.
+fn start(rt: &tokio::runtime::Runtime, basic: Option<(&str, &str)>, delete: bool) -> Registry {
+    rt.block_on(Registry::start(Opts {
+        delete,
+        basic: basic.map(|(u, p)| (u.to_string(), p.to_string())),
+        tls: None,
+    }))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -290,15 +160,10 @@ async fn check_copied(dest: &Raw, pushed: &Pushed) {
 #[test]
 fn images_promote_replan_follow_a_moved_tag_and_destroy() {
     let rt = runtime();
-    let mut build = Registry::start(Some((BUILD_USER, BUILD_HTPASSWD)), true);
-    let mut sydney = Registry::start(Some((SYDNEY_USER, SYDNEY_HTPASSWD)), true);
+    let build = start(&rt, Some((BUILD_USER, BUILD_PASSWORD)), true);
+    let sydney = start(&rt, Some((SYDNEY_USER, SYDNEY_PASSWORD)), true);
     // Deletes disabled (distribution's default): destroy forgets the tag there.
-    let mut saopaulo = Registry::start(None, false);
-    rt.block_on(async {
-        build.ready().await;
-        sydney.ready().await;
-        saopaulo.ready().await;
-    });
+    let saopaulo = start(&rt, None, false);
     let build_raw = Raw::new(&build.base()).with_basic(BUILD_USER, BUILD_PASSWORD);
     let sydney_raw = Raw::new(&sydney.base()).with_basic(SYDNEY_USER, SYDNEY_PASSWORD);
     let saopaulo_raw = Raw::new(&saopaulo.base());
@@ -464,14 +329,9 @@ fn images_promote_replan_follow_a_moved_tag_and_destroy() {
 #[test]
 fn a_missing_credential_env_var_is_named_and_nothing_is_copied() {
     let rt = runtime();
-    let mut build = Registry::start(Some((BUILD_USER, BUILD_HTPASSWD)), true);
-    let mut sydney = Registry::start(Some((SYDNEY_USER, SYDNEY_HTPASSWD)), true);
-    let mut saopaulo = Registry::start(None, false);
-    rt.block_on(async {
-        build.ready().await;
-        sydney.ready().await;
-        saopaulo.ready().await;
-    });
+    let build = start(&rt, Some((BUILD_USER, BUILD_PASSWORD)), true);
+    let sydney = start(&rt, Some((SYDNEY_USER, SYDNEY_PASSWORD)), true);
+    let saopaulo = start(&rt, None, false);
     let mut env = Env::with_stack(&promotion_stack(
         &build.host(),
         &sydney.host(),
@@ -494,12 +354,8 @@ fn a_missing_credential_env_var_is_named_and_nothing_is_copied() {
 #[test]
 fn promote_copies_now_reports_what_it_sent_and_never_prints_credentials() {
     let rt = runtime();
-    let mut build = Registry::start(Some((BUILD_USER, BUILD_HTPASSWD)), true);
-    let mut dest = Registry::start(None, true);
-    rt.block_on(async {
-        build.ready().await;
-        dest.ready().await;
-    });
+    let build = start(&rt, Some((BUILD_USER, BUILD_PASSWORD)), true);
+    let dest = start(&rt, None, true);
     let build_raw = Raw::new(&build.base()).with_basic(BUILD_USER, BUILD_PASSWORD);
     let dest_raw = Raw::new(&dest.base());
     let pushed = rt.block_on(push_index(
@@ -579,42 +435,17 @@ fn promote_copies_now_reports_what_it_sent_and_never_prints_credentials() {
     }
 }
 
-/// A test CA and a serving certificate for 127.0.0.1 signed by it: (CA, cert, key) PEM.
-fn test_ca() -> (String, String, String) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-        KeyPair, KeyUsagePurpose, SanType,
-    };
-    let ca_key = KeyPair::generate().expect("ca key");
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name
-        .push(DnType::CommonName, "fedstack image test CA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca.self_signed(&ca_key).expect("ca cert");
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().expect("key");
-    let mut leaf = CertificateParams::default();
-    leaf.distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
-    leaf.subject_alt_names = vec![SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]))];
-    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.use_authority_key_identifier_extension = true;
-    let cert = leaf.signed_by(&key, &issuer).expect("leaf cert");
-    (ca_cert.pem(), cert.pem(), key.serialize_pem())
-}
-
 #[test]
 fn a_registry_with_a_private_ca_is_trusted_through_ca_file_only() {
     let rt = runtime();
-    let (ca, cert, key) = test_ca();
-    let mut build = Registry::start(None, true);
-    let mut secure = Registry::start_with(None, true, Some((&cert, &key)));
-    rt.block_on(async {
-        build.ready().await;
-        secure.ready().await;
-    });
+    let test_ca = TestCa::new();
+    let ca = test_ca.ca_pem.clone();
+    let build = start(&rt, None, true);
+    let secure = rt.block_on(Registry::start(Opts {
+        delete: true,
+        basic: None,
+        tls: Some((test_ca.cert_pem.clone(), test_ca.key_pem.clone())),
+    }));
     let pushed = rt.block_on(push_index(
         &Raw::new(&build.base()),
         "shop",
@@ -683,12 +514,8 @@ fn a_local_cluster_deploys_the_promoted_image_by_digest() {
     use k8s_openapi::api::apps::v1::Deployment;
     let bin = kube_bin_dir();
     let rt = runtime();
-    let mut build = Registry::start(None, true);
-    let mut near = Registry::start(None, true);
-    rt.block_on(async {
-        build.ready().await;
-        near.ready().await;
-    });
+    let build = start(&rt, None, true);
+    let near = start(&rt, None, true);
     let build_raw = Raw::new(&build.base());
     let push = || {
         rt.block_on(push_index(
@@ -809,12 +636,8 @@ fn the_webhook_promotes_a_tag_from_a_signed_request_and_refuses_the_rest() {
     use crate::common::Stream;
     const SECRET: &str = "webhook-secret-4b1d0e7c9a";
     let rt = runtime();
-    let mut build = Registry::start(None, true);
-    let mut near = Registry::start(None, true);
-    rt.block_on(async {
-        build.ready().await;
-        near.ready().await;
-    });
+    let build = start(&rt, None, true);
+    let near = start(&rt, None, true);
     let build_raw = Raw::new(&build.base());
     let near_raw = Raw::new(&near.base());
     let push = |tag: &str| {
